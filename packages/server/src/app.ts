@@ -1,0 +1,43 @@
+import { type Clock, systemClock } from '@otter/core';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { type AwsHandlers, newRequestId, registerAwsPlane } from './aws/aws-plane.js';
+import type { ServerConfig } from './config.js';
+import type { AccessKey } from './credentials.js';
+import { installErrorHandler } from './http/error-handler.js';
+
+export interface AppOptions {
+  config: ServerConfig;
+  accessKeys: AccessKey[];
+  handlers: AwsHandlers;
+  clock?: Clock;
+  logger?: boolean | object;
+}
+
+/** Builds the HTTP application: health, then the AWS planes. No listening, no side effects. */
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const { config } = opts;
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: config.bodyLimitBytes,
+    routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
+    genReqId: newRequestId,
+    requestIdHeader: false,
+  });
+  // Bodies stay raw bytes: SigV4 hashes them and the model-driven codec parses them.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  installErrorHandler(app);
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  const secrets = new Map(opts.accessKeys.map((k) => [k.accessKeyId, k.secretAccessKey]));
+  registerAwsPlane(app, {
+    handlers: opts.handlers,
+    accountId: config.accountId,
+    clock: opts.clock ?? systemClock,
+    maxSkewMs: config.maxSkewSeconds * 1000,
+    lookupSecret: (id) => secrets.get(id),
+    allowAnonymous: config.allowAnonymous,
+  });
+  return app;
+}

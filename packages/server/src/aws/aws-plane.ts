@@ -1,0 +1,153 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { type Clock, OtterError } from '@otter/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { decodeInput, encodeOutput } from './codec.js';
+import { type AwsService, loadServiceModel, type Operation, type ServiceModel } from './model.js';
+import { verifySigV4 } from './sigv4/verify-sigv4.js';
+
+/** What a handler knows about the request besides its decoded input. */
+export interface AwsContext {
+  service: AwsService;
+  region: string;
+  accountId: string;
+  requestId: string;
+  /** An ARN in this account and the request's region, e.g. arn('thing/foo'). */
+  arn(resource: string): string;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: inputs are validated against the model before handlers see them
+export type AwsHandler = (input: any, ctx: AwsContext) => Promise<Record<string, unknown> | undefined>;
+export type AwsHandlers = Partial<Record<AwsService, Record<string, AwsHandler>>>;
+
+export interface AwsPlaneOptions {
+  handlers: AwsHandlers;
+  accountId: string;
+  clock: Clock;
+  maxSkewMs: number;
+  lookupSecret(accessKeyId: string): string | undefined;
+  /** Dev mode only: accept unsigned requests (service taken from the only candidate, region us-east-1). */
+  allowAnonymous: boolean;
+}
+
+interface Candidate {
+  service: AwsService;
+  model: ServiceModel;
+  op: Operation;
+  handler: AwsHandler;
+  labels: string[];
+}
+
+const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
+
+/** Turns `/things/{thingName}` into a Fastify path with positional params, remembering the label names. */
+function routeOf(requestUri: string): { path: string; labels: string[] } {
+  const labels: string[] = [];
+  const path = requestUri.split('?')[0]!.replace(/\{([^}]+)\}/g, (_, name: string) => {
+    if (name.endsWith('+')) {
+      labels.push(name.slice(0, -1));
+      return '*';
+    }
+    labels.push(name);
+    return `:p${labels.length - 1}`;
+  });
+  return { path, labels };
+}
+
+/**
+ * Registers every operation that has a handler as a Fastify route. Operations of different services
+ * that share a method and path share one route and are told apart by the SigV4 signing name.
+ */
+export function registerAwsPlane(app: FastifyInstance, opts: AwsPlaneOptions): void {
+  const routes = new Map<string, { method: string; path: string; candidates: Candidate[] }>();
+  for (const [service, handlers] of Object.entries(opts.handlers) as [
+    AwsService,
+    Record<string, AwsHandler>,
+  ][]) {
+    const model = loadServiceModel(service);
+    for (const [name, handler] of Object.entries(handlers)) {
+      const op = model.operations[name];
+      if (!op) throw new Error(`${service} has no operation ${name}`);
+      const { path, labels } = routeOf(op.http.requestUri);
+      const key = `${op.http.method} ${path}`;
+      const route = routes.get(key) ?? { method: op.http.method, path, candidates: [] };
+      route.candidates.push({ service, model, op, handler, labels });
+      routes.set(key, route);
+    }
+  }
+  for (const { method, path, candidates } of routes.values()) {
+    app.route({
+      method: method as 'GET',
+      url: path,
+      handler: (req, reply) => dispatch(req, reply, candidates, opts),
+    });
+  }
+}
+
+async function dispatch(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  candidates: Candidate[],
+  opts: AwsPlaneOptions,
+) {
+  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const url = req.raw.url ?? '/';
+  const q = url.indexOf('?');
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  const rawQuery = q < 0 ? '' : url.slice(q + 1);
+  let service: AwsService | undefined;
+  let region = 'us-east-1';
+  const hasAuth = req.headers.authorization !== undefined || rawQuery.includes('X-Amz-Signature=');
+  if (hasAuth || !opts.allowAnonymous) {
+    const identity = verifySigV4(
+      {
+        method: req.method,
+        rawPath,
+        rawQuery,
+        headers: req.raw.headersDistinct,
+        bodySha256: body.length ? createHash('sha256').update(body).digest('hex') : EMPTY_SHA256,
+      },
+      { lookupSecret: opts.lookupSecret, now: opts.clock.now(), maxSkewMs: opts.maxSkewMs },
+    );
+    service = identity.service as AwsService;
+    region = identity.region;
+  }
+  const candidate = service
+    ? candidates.find((c) => c.service === service)
+    : candidates.length === 1
+      ? candidates[0]
+      : undefined;
+  if (!candidate) {
+    throw new OtterError(
+      'InvalidRequestException',
+      `No operation of service '${service ?? '(unsigned)'}' is served at ${req.method} ${rawPath}`,
+      {},
+      404,
+    );
+  }
+  const params = req.params as Record<string, string>;
+  const labels: Record<string, string> = {};
+  candidate.labels.forEach((name, i) => {
+    const v = i === candidate.labels.length - 1 && params['*'] !== undefined ? params['*'] : params[`p${i}`];
+    if (v !== undefined) labels[name] = v;
+  });
+  const input = decodeInput(candidate.model, candidate.op, {
+    labels,
+    query: new URLSearchParams(rawQuery),
+    headers: req.headers,
+    body,
+  });
+  const requestId = req.id;
+  const ctx: AwsContext = {
+    service: candidate.service,
+    region,
+    accountId: opts.accountId,
+    requestId,
+    arn: (resource) => `arn:aws:iot:${region}:${opts.accountId}:${resource}`,
+  };
+  const result = await candidate.handler(input, ctx);
+  const out = encodeOutput(candidate.model, candidate.op, result);
+  reply.code(out.status).headers(out.headers).header('x-amzn-RequestId', requestId).type(out.contentType);
+  return reply.send(out.body);
+}
+
+export const newRequestId = () => randomUUID();

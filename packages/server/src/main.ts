@@ -1,0 +1,71 @@
+import { mkdirSync } from 'node:fs';
+import { type Clock, systemClock } from '@otter/core';
+import { buildApp } from './app.js';
+import { loadServerConfig, type ServerConfig } from './config.js';
+import { resolveAccessKey } from './credentials.js';
+import { createAwsHandlers } from './handlers/index.js';
+import { createDatabase, RegistryStore } from './store/index.js';
+
+export interface StartOptions {
+  env: Record<string, string | undefined>;
+  configFile?: string;
+  /** Overrides applied after file and environment (tests use port 0 and a temp data folder). */
+  overrides?: Partial<ServerConfig>;
+  clock?: Clock;
+  logger?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  config: ServerConfig;
+  accessKeyId: string;
+  secretAccessKey: string;
+  log: { info(obj: object, msg: string): void };
+  close(): Promise<void>;
+}
+
+/** The server's composition root: config → storage → services → HTTP, then listen. */
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const config = { ...loadServerConfig(opts.env, opts.configFile), ...opts.overrides } as ServerConfig;
+  const clock = opts.clock ?? systemClock;
+  mkdirSync(config.dataDir, { recursive: true });
+  const { key, generated, file } = resolveAccessKey(
+    { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+    config.dataDir,
+  );
+  const db = await createDatabase(config.databaseUrl, config.dataDir);
+  const store = new RegistryStore(db);
+  const app = buildApp({
+    config,
+    accessKeys: [key],
+    handlers: createAwsHandlers({ store, clock }),
+    clock,
+    logger: opts.logger === false ? false : { level: config.logLevel },
+  });
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  app.log.info({ url, database: db.kind, dataDir: config.dataDir }, 'otter server ready');
+  if (generated && opts.logger !== false) {
+    process.stdout.write(
+      `\nGenerated access keys for this server (kept in ${file}):\n` +
+        `  export AWS_ACCESS_KEY_ID=${key.accessKeyId}\n` +
+        `  export AWS_SECRET_ACCESS_KEY=${key.secretAccessKey}\n` +
+        `  export AWS_DEFAULT_REGION=us-east-1\n` +
+        `  aws --endpoint-url ${url} iot list-things\n\n`,
+    );
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    config,
+    accessKeyId: key.accessKeyId,
+    secretAccessKey: key.secretAccessKey,
+    log: app.log,
+    close: () => {
+      closing ??= app.close().then(() => db.close());
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,15 @@
+export { createDatabase } from './create-database.js';
+export { MIGRATIONS, type Migration, migrate } from './migrations.js';
+export type * from './records.js';
+export { RegistryStore } from './registry-store.js';
+export { CLASSIC_SHADOW } from './shadow-store.js';
+export type { QueryOptions, SqlDatabase, SqlExecutor, SqlKind } from './sql/sql-database.js';
+export { UniqueViolation } from './sql/sql-database.js';
+export type {
+  CreateThingGroupInput,
+  ListThingGroupsRequest,
+  UpdateThingGroupInput,
+} from './thing-group-store.js';
+export type { CreateThingInput, ListThingsRequest, UpdateThingInput } from './thing-store.js';
+export type { CreateThingTypeInput } from './thing-type-store.js';
+export { THING_TYPE_DELETE_DELAY_MS } from './thing-type-store.js';

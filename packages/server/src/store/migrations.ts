@@ -1,0 +1,121 @@
+import type { SqlDatabase, SqlKind } from './sql/sql-database.js';
+
+export interface Migration {
+  readonly id: string;
+  /** SQL statements separated by `;` at line ends. */
+  up(kind: SqlKind): string;
+}
+
+/** Key of the PostgreSQL advisory lock that serializes migrations across server starts. */
+const MIGRATION_LOCK_KEY = 0x6f747472; // "ottr"
+
+/** Column types that differ: names compare by code point in both databases. */
+const TYPES: Record<SqlKind, { name: string; real: string }> = {
+  sqlite: { name: 'TEXT', real: 'REAL' },
+  postgres: { name: 'TEXT COLLATE "C"', real: 'DOUBLE PRECISION' },
+};
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: '0001_registry',
+    up(kind) {
+      const { name, real } = TYPES[kind];
+      return `
+CREATE TABLE things (
+  thing_name ${name} PRIMARY KEY,
+  thing_id TEXT NOT NULL UNIQUE,
+  thing_type_name ${name} NULL,
+  attributes TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  connected INTEGER NOT NULL DEFAULT 0,
+  connectivity_at BIGINT NULL,
+  disconnect_reason TEXT NULL
+);
+CREATE INDEX things_type ON things (thing_type_name, thing_name);
+CREATE TABLE thing_types (
+  name ${name} PRIMARY KEY,
+  id TEXT NOT NULL,
+  description TEXT NULL,
+  searchable_attributes TEXT NOT NULL,
+  deprecated INTEGER NOT NULL DEFAULT 0,
+  deprecated_at BIGINT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE thing_groups (
+  name ${name} PRIMARY KEY,
+  id TEXT NOT NULL,
+  parent_name ${name} NULL,
+  description TEXT NULL,
+  attributes TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  query_string TEXT NULL,
+  query_version TEXT NULL,
+  index_name TEXT NULL
+);
+CREATE INDEX thing_groups_parent ON thing_groups (parent_name, name);
+CREATE TABLE thing_group_members (
+  group_name ${name} NOT NULL,
+  thing_name ${name} NOT NULL,
+  PRIMARY KEY (group_name, thing_name)
+);
+CREATE INDEX thing_group_members_thing ON thing_group_members (thing_name);
+CREATE TABLE tags (
+  resource_type TEXT NOT NULL,
+  resource_name ${name} NOT NULL,
+  key ${name} NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (resource_type, resource_name, key)
+);
+CREATE TABLE shadows (
+  thing_name ${name} NOT NULL,
+  shadow_name ${name} NOT NULL,
+  state TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (thing_name, shadow_name)
+);
+CREATE TABLE thing_index (
+  thing_name ${name} NOT NULL,
+  field ${name} NOT NULL,
+  value_text ${name} NULL,
+  value_num ${real} NULL
+);
+CREATE INDEX thing_index_text ON thing_index (field, value_text, thing_name);
+CREATE INDEX thing_index_num ON thing_index (field, value_num, thing_name);
+CREATE INDEX thing_index_thing ON thing_index (thing_name);
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+)`;
+    },
+  },
+];
+
+/** Applies pending migrations in one transaction (PostgreSQL: under an advisory lock). */
+export async function migrate(
+  db: SqlDatabase,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<string[]> {
+  return db.transaction(async (tx) => {
+    if (tx.kind === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
+    await tx.run(
+      'CREATE TABLE IF NOT EXISTS otter_migrations (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)',
+    );
+    const applied = new Set(
+      (await tx.all<{ id: string }>('SELECT id FROM otter_migrations')).map((r) => r.id),
+    );
+    const ran: string[] = [];
+    for (const migration of migrations) {
+      if (applied.has(migration.id)) continue;
+      for (const statement of migration.up(tx.kind).split(/;\s*\n/)) {
+        if (statement.trim() !== '') await tx.run(statement);
+      }
+      await tx.run('INSERT INTO otter_migrations (id, applied_at) VALUES (?, ?)', [migration.id, Date.now()]);
+      ran.push(migration.id);
+    }
+    return ran;
+  });
+}
