@@ -30,6 +30,13 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`otter: ${(e as Error).message}\n`);
       return 2;
     }
+    const err = e as { code?: string; address?: string; port?: number };
+    if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
+      process.stderr.write(
+        `otter: cannot listen on ${err.address}:${err.port} (${err.code}); set OTTER_PORT or --config\n`,
+      );
+      return 1;
+    }
     throw e;
   }
 }

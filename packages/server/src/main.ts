@@ -42,7 +42,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     clock,
     logger: opts.logger === false ? false : { level: config.logLevel },
   });
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    await app.close();
+    await db.close();
+    throw e;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

@@ -70,7 +70,10 @@ export function validateShape(
     );
   switch (shape.type) {
     case 'structure': {
-      if (typeof value !== 'object' || Array.isArray(value)) return void fail('Member must be a structure');
+      if (typeof value !== 'object' || Array.isArray(value)) {
+        fail('Member must be a structure');
+        return;
+      }
       const obj = value as Record<string, unknown>;
       for (const req of shape.required ?? []) {
         if (obj[req] === undefined || obj[req] === null)
@@ -85,17 +88,25 @@ export function validateShape(
       return;
     }
     case 'list': {
-      if (!Array.isArray(value)) return void fail('Member must be a list');
+      if (!Array.isArray(value)) {
+        fail('Member must be a list');
+        return;
+      }
       if (shape.min !== undefined && value.length < shape.min)
         fail(`Member must have length greater than or equal to ${shape.min}`);
       if (shape.max !== undefined && value.length > shape.max)
         fail(`Member must have length less than or equal to ${shape.max}`);
       const member = shapeOf(model, shape.member!.shape);
-      value.forEach((v, i) => validateShape(model, member, v, `${path}.${i + 1}.member`, errors));
+      value.forEach((v, i) => {
+        validateShape(model, member, v, `${path}.${i + 1}.member`, errors);
+      });
       return;
     }
     case 'map': {
-      if (typeof value !== 'object' || Array.isArray(value)) return void fail('Member must be a map');
+      if (typeof value !== 'object' || Array.isArray(value)) {
+        fail('Member must be a map');
+        return;
+      }
       const entries = Object.entries(value as Record<string, unknown>);
       if (shape.min !== undefined && entries.length < shape.min)
         fail(`Member must have length greater than or equal to ${shape.min}`);
@@ -110,7 +121,10 @@ export function validateShape(
       return;
     }
     case 'string': {
-      if (typeof value !== 'string') return void fail('Member must be a string');
+      if (typeof value !== 'string') {
+        fail('Member must be a string');
+        return;
+      }
       const len = [...value].length;
       if (shape.min !== undefined && len < shape.min)
         fail(`Member must have length greater than or equal to ${shape.min}`);
@@ -124,13 +138,20 @@ export function validateShape(
     }
     case 'integer':
     case 'long':
-      if (typeof value !== 'number' || !Number.isInteger(value))
-        return void fail('Member must be an integer');
-      return checkRange(shape, value, fail);
+      if (typeof value !== 'number' || !Number.isInteger(value)) {
+        fail('Member must be an integer');
+        return;
+      }
+      checkRange(shape, value, fail);
+      return;
     case 'double':
     case 'float':
-      if (typeof value !== 'number' || !Number.isFinite(value)) return void fail('Member must be a number');
-      return checkRange(shape, value, fail);
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        fail('Member must be a number');
+        return;
+      }
+      checkRange(shape, value, fail);
+      return;
     case 'boolean':
       if (typeof value !== 'boolean') fail('Member must be a boolean');
       return;
