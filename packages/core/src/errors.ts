@@ -22,6 +22,7 @@ export const ERROR_STATUS = {
   AccessDeniedException: 403,
   ResourceNotFoundException: 404,
   NotConfiguredException: 404,
+  UnknownOperationException: 404,
   MethodNotAllowedException: 405,
   CertificateStateException: 406,
   ResourceAlreadyExistsException: 409,

@@ -118,10 +118,8 @@ async function dispatch(
       : undefined;
   if (!candidate) {
     throw new OtterError(
-      'InvalidRequestException',
+      'UnknownOperationException',
       `No operation of service '${service ?? '(unsigned)'}' is served at ${req.method} ${rawPath}`,
-      {},
-      404,
     );
   }
   const params = req.params as Record<string, string>;

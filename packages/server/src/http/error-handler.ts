@@ -36,9 +36,14 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((req, reply) => {
     reply
       .code(404)
-      .header('x-amzn-ErrorType', 'ResourceNotFoundException')
+      .header('x-amzn-ErrorType', 'UnknownOperationException')
       .header('x-amzn-RequestId', req.id)
       .type('application/json')
-      .send(JSON.stringify({ message: `No route for ${req.method} ${req.url.split('?')[0]}` }));
+      .send(
+        JSON.stringify({
+          __type: 'UnknownOperationException',
+          message: `No route for ${req.method} ${req.url.split('?')[0]}`,
+        }),
+      );
   });
 }
