@@ -1,6 +1,10 @@
 import type { Clock } from '@otter/core';
-import type { AwsHandlers } from '../aws/aws-plane.js';
+import type { AwsHandler, AwsHandlers } from '../aws/aws-plane.js';
+import { DynamicGroups } from '../services/dynamic-groups.js';
 import type { RegistryStore } from '../store/index.js';
+import { fleetIndexHandlers } from './fleet-index.js';
+import { tagHandlers } from './tags.js';
+import { thingGroupHandlers } from './thing-groups.js';
 import { thingTypeHandlers } from './thing-types.js';
 import { thingHandlers } from './things.js';
 
@@ -11,10 +15,25 @@ export interface HandlerDeps {
 
 /** Every AWS operation Otter serves, by signing service. */
 export function createAwsHandlers({ store, clock }: HandlerDeps): AwsHandlers {
+  const dynamicGroups = new DynamicGroups(store);
+  /** Dynamic group membership follows every change to a thing's registry data or shadows. */
+  const refreshing =
+    (h: AwsHandler): AwsHandler =>
+    async (input, ctx) => {
+      const out = await h(input, ctx);
+      await dynamicGroups.refreshThing(input.thingName);
+      return out;
+    };
+  const things = thingHandlers(store, clock);
   return {
     iot: {
-      ...thingHandlers(store, clock),
+      ...things,
+      CreateThing: refreshing(things.CreateThing!),
+      UpdateThing: refreshing(things.UpdateThing!),
       ...thingTypeHandlers(store, clock),
+      ...thingGroupHandlers(store, clock, dynamicGroups),
+      ...fleetIndexHandlers(store),
+      ...tagHandlers(store),
     },
   };
 }

@@ -58,6 +58,10 @@ export interface UpdateThingGroupInput {
   description?: string | undefined;
   attributePayload?: { attributes?: Record<string, string>; merge?: boolean } | undefined;
   expectedVersion?: number | undefined;
+  /** Dynamic groups only: a new query (membership is recomputed by the caller). */
+  queryString?: string | undefined;
+  queryVersion?: string | undefined;
+  indexName?: string | undefined;
 }
 
 export interface ListThingGroupsRequest extends PageRequest {
@@ -154,8 +158,16 @@ export class ThingGroupStore {
         ? applyAttributes(group.attributes, input.attributePayload)
         : group.attributes;
       await tx.run(
-        'UPDATE thing_groups SET description = ?, attributes = ?, version = version + 1 WHERE name = ?',
-        [input.description ?? group.description ?? null, JSON.stringify(attributes), name],
+        `UPDATE thing_groups SET description = ?, attributes = ?, query_string = ?, query_version = ?,
+           index_name = ?, version = version + 1 WHERE name = ?`,
+        [
+          input.description ?? group.description ?? null,
+          JSON.stringify(attributes),
+          input.queryString ?? group.queryString ?? null,
+          input.queryVersion ?? group.queryVersion ?? null,
+          input.indexName ?? group.indexName ?? null,
+          name,
+        ],
       );
       return requireGroup(tx, name);
     });
@@ -274,5 +286,43 @@ export class ThingGroupStore {
       request.limit,
       (n) => n,
     );
+  }
+
+  /** Every dynamic group (those with a query string), by name. */
+  async listDynamic(): Promise<ThingGroupRecord[]> {
+    const rows = await this.db.all<GroupRow>(
+      'SELECT * FROM thing_groups WHERE query_string IS NOT NULL ORDER BY name',
+    );
+    return rows.map(rowToGroup);
+  }
+
+  /**
+   * Sets whether a thing is a member of a dynamic group, bypassing the static-only guard of
+   * `addThing`, and reindexes the thing. Does nothing when the group or the thing is gone.
+   * Returns whether membership changed.
+   */
+  async setDynamicMembership(groupName: string, thingName: string, member: boolean): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const group = await tx.get('SELECT 1 AS one FROM thing_groups WHERE name = ?', [groupName]);
+      const thing = await tx.get('SELECT 1 AS one FROM things WHERE thing_name = ?', [thingName]);
+      if (!group || !thing) return false;
+      const current = await tx.get(
+        'SELECT 1 AS one FROM thing_group_members WHERE group_name = ? AND thing_name = ?',
+        [groupName, thingName],
+      );
+      if (Boolean(current) === member) return false;
+      if (member)
+        await tx.run('INSERT INTO thing_group_members (group_name, thing_name) VALUES (?, ?)', [
+          groupName,
+          thingName,
+        ]);
+      else
+        await tx.run('DELETE FROM thing_group_members WHERE group_name = ? AND thing_name = ?', [
+          groupName,
+          thingName,
+        ]);
+      await reindexThing(tx, thingName);
+      return true;
+    });
   }
 }
