@@ -3,6 +3,7 @@ import type { AwsHandler, AwsHandlers } from '../aws/aws-plane.js';
 import { DynamicGroups } from '../services/dynamic-groups.js';
 import type { RegistryStore } from '../store/index.js';
 import { fleetIndexHandlers } from './fleet-index.js';
+import { shadowHandlers } from './shadows.js';
 import { tagHandlers } from './tags.js';
 import { thingGroupHandlers } from './thing-groups.js';
 import { thingTypeHandlers } from './thing-types.js';
@@ -35,5 +36,6 @@ export function createAwsHandlers({ store, clock }: HandlerDeps): AwsHandlers {
       ...fleetIndexHandlers(store),
       ...tagHandlers(store),
     },
+    iotdata: shadowHandlers(store, clock, (thingName) => dynamicGroups.refreshThing(thingName)),
   };
 }

@@ -157,7 +157,11 @@ export class ThingStore {
       const prefix = request.usePrefixAttributeValue === true && request.attributeValue !== undefined;
       // A prefix is the range [value, value + U+FFFF): the (field, value_text) index serves it.
       const valueTest =
-        request.attributeValue === undefined ? '' : prefix ? ' AND i.value_text >= ? AND i.value_text < ?' : ' AND i.value_text = ?';
+        request.attributeValue === undefined
+          ? ''
+          : prefix
+            ? ' AND i.value_text >= ? AND i.value_text < ?'
+            : ' AND i.value_text = ?';
       where.push(`t.thing_name IN (SELECT i.thing_name FROM thing_index i WHERE i.field = ?${valueTest})`);
       params.push(`attributes.${request.attributeName}`);
       if (request.attributeValue !== undefined) params.push(request.attributeValue);

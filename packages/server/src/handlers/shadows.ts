@@ -1,0 +1,108 @@
+import {
+  applyShadowUpdate,
+  type Clock,
+  epochSeconds,
+  isOtterError,
+  notFound,
+  type ShadowState,
+  shadowDeleteResponse,
+  shadowGetResponse,
+  validateShadowName,
+} from '@otter/core';
+import type { AwsHandler } from '../aws/aws-plane.js';
+import type { RegistryStore } from '../store/index.js';
+import { CLASSIC_SHADOW } from '../store/index.js';
+import { decodeToken, encodeToken, pageSize } from './paging.js';
+
+/**
+ * How often an update is re-applied when another writer stored the shadow between our read and
+ * our write. Each retry re-reads the shadow, so a client-supplied `version` is checked against the
+ * newest one (and fails with ConflictException rather than being retried).
+ */
+const MAX_UPDATE_ATTEMPTS = 20;
+
+/** The store key of a shadow: the classic shadow when no name is given, else a validated name. */
+function shadowKey(shadowName: string | undefined): string {
+  if (shadowName === undefined) return CLASSIC_SHADOW;
+  validateShadowName(shadowName);
+  return shadowName;
+}
+
+/**
+ * AWS's wording: the classic shadow is named after its thing, a named shadow by its name
+ * (`{"code":404,"message":"No shadow exists with name: 'Limits'"}`).
+ */
+const noShadow = (thingName: string, shadowName: string) =>
+  notFound(`No shadow exists with name: '${shadowName === CLASSIC_SHADOW ? thingName : shadowName}'`);
+
+/** Shadow documents travel as the raw blob payload (JsonDocument), never re-encoded by the codec. */
+const json = (doc: unknown): Buffer => Buffer.from(JSON.stringify(doc), 'utf8');
+
+interface ShadowInput {
+  thingName: string;
+  shadowName?: string;
+}
+
+/**
+ * The iot-data (Device Shadow REST API) operations. `onThingChanged` runs after every accepted
+ * update or delete, so dynamic groups and the fleet index follow the shadow.
+ */
+export function shadowHandlers(
+  store: RegistryStore,
+  clock: Clock,
+  onThingChanged: (thingName: string) => Promise<void>,
+): Record<string, AwsHandler> {
+  return {
+    GetThingShadow: async (input: ShadowInput) => {
+      const name = shadowKey(input.shadowName);
+      const shadow = await store.shadows.get(input.thingName, name);
+      if (!shadow) throw noShadow(input.thingName, name);
+      return { payload: json(shadowGetResponse(shadow, clock.now())) };
+    },
+
+    UpdateThingShadow: async (input: ShadowInput & { payload: Buffer }) => {
+      const name = shadowKey(input.shadowName);
+      await store.things.describe(input.thingName); // ResourceNotFoundException for an unknown thing
+      for (let attempt = 1; ; attempt++) {
+        const current: ShadowState | undefined = await store.shadows.get(input.thingName, name);
+        const now = clock.now();
+        // Throws InvalidRequest / Conflict (client `version`) / RequestEntityTooLarge / UnsupportedDocumentEncoding.
+        const result = applyShadowUpdate(current, input.payload, now);
+        try {
+          await store.shadows.put(input.thingName, name, result.next, current?.version ?? null, now);
+        } catch (error) {
+          if (
+            isOtterError(error) &&
+            error.type === 'VersionConflictException' &&
+            attempt < MAX_UPDATE_ATTEMPTS
+          )
+            continue;
+          throw error;
+        }
+        await onThingChanged(input.thingName);
+        return { payload: json(result.accepted) };
+      }
+    },
+
+    DeleteThingShadow: async (input: ShadowInput) => {
+      const name = shadowKey(input.shadowName);
+      const deleted = await store.shadows.delete(input.thingName, name);
+      if (!deleted) throw noShadow(input.thingName, name);
+      await onThingChanged(input.thingName);
+      return { payload: json(shadowDeleteResponse(deleted, clock.now())) };
+    },
+
+    ListNamedShadowsForThing: async (input: { thingName: string; nextToken?: string; pageSize?: number }) => {
+      await store.things.describe(input.thingName);
+      const page = await store.shadows.listNamed(input.thingName, {
+        after: decodeToken(input.nextToken),
+        limit: pageSize(input.pageSize, 25),
+      });
+      return {
+        results: page.items,
+        nextToken: encodeToken(page.nextToken),
+        timestamp: epochSeconds(clock.now()),
+      };
+    },
+  };
+}
