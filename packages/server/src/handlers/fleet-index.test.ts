@@ -9,16 +9,10 @@ import {
   UpdateIndexingConfigurationCommand,
 } from '@aws-sdk/client-iot';
 import { UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
+import { rejectsWith } from '../testing/assertions.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
 
-const rejects = async (p: Promise<unknown>, name: string, status: number, message?: RegExp) => {
-  await assert.rejects(p, (e: { name: string; message: string; $metadata: { httpStatusCode?: number } }) => {
-    assert.equal(e.name, name);
-    assert.equal(e.$metadata.httpStatusCode, status);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-};
+const rejects = rejectsWith;
 
 for (const backend of BACKENDS) {
   describe(`fleet indexing through @aws-sdk/client-iot (${backend.name})`, { skip: backend.skip }, () => {

@@ -13,17 +13,11 @@ import {
 import { ManualClock } from '@otter/core';
 import type { AwsContext } from '../aws/aws-plane.js';
 import { createDatabase, RegistryStore } from '../store/index.js';
+import { rejectsWith } from '../testing/assertions.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
 import { shadowHandlers } from './shadows.js';
 
-const rejects = async (p: Promise<unknown>, name: string, status: number, message?: RegExp) => {
-  await assert.rejects(p, (e: { name: string; message: string; $metadata: { httpStatusCode?: number } }) => {
-    assert.equal(e.name, name);
-    assert.equal(e.$metadata.httpStatusCode, status);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-};
+const rejects = rejectsWith;
 
 const text = (b: string | object) => new TextEncoder().encode(typeof b === 'string' ? b : JSON.stringify(b));
 // biome-ignore lint/suspicious/noExplicitAny: shadow documents are free-form JSON

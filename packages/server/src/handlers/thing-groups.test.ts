@@ -22,16 +22,10 @@ import {
   UpdateThingGroupCommand,
   UpdateThingGroupsForThingCommand,
 } from '@aws-sdk/client-iot';
+import { rejectsWith } from '../testing/assertions.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
 
-const rejects = async (p: Promise<unknown>, name: string, status: number, message?: RegExp) => {
-  await assert.rejects(p, (e: { name: string; message: string; $metadata: { httpStatusCode?: number } }) => {
-    assert.equal(e.name, name);
-    assert.equal(e.$metadata.httpStatusCode, status);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-};
+const rejects = rejectsWith;
 
 for (const backend of BACKENDS) {
   describe(`thing groups, dynamic groups and tags through @aws-sdk/client-iot (${backend.name})`, {
