@@ -85,6 +85,9 @@ for (const backend of BACKENDS) {
         404,
         /No shadow exists with name: 'lamp'/,
       );
+      // Re-created after deletion, the shadow continues from the deleted version (AWS keeps it 48 hours).
+      const again = doc((await update('lamp', { state: { reported: { color: 'blue' } } })).payload);
+      assert.equal(again.version, 4);
     });
 
     test('named shadows are separate from the classic shadow', async () => {

@@ -67,7 +67,15 @@ export function shadowHandlers(
         const current: ShadowState | undefined = await store.shadows.get(input.thingName, name);
         const now = clock.now();
         // Throws InvalidRequest / Conflict (client `version`) / RequestEntityTooLarge / UnsupportedDocumentEncoding.
-        const result = applyShadowUpdate(current, input.payload, now);
+        const deletedVersion = current
+          ? undefined
+          : await store.shadows.deletedVersion(input.thingName, name, now);
+        const result = applyShadowUpdate(
+          current,
+          input.payload,
+          now,
+          deletedVersion === undefined ? {} : { deletedVersion },
+        );
         try {
           await store.shadows.put(input.thingName, name, result.next, current?.version ?? null, now);
         } catch (error) {
@@ -86,7 +94,7 @@ export function shadowHandlers(
 
     DeleteThingShadow: async (input: ShadowInput) => {
       const name = shadowKey(input.shadowName);
-      const deleted = await store.shadows.delete(input.thingName, name);
+      const deleted = await store.shadows.delete(input.thingName, name, undefined, clock.now());
       if (!deleted) throw noShadow(input.thingName, name);
       await onThingChanged(input.thingName);
       return { payload: json(shadowDeleteResponse(deleted, clock.now())) };

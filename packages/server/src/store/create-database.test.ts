@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createDatabase } from './create-database.js';
+import { MIGRATIONS } from './migrations.js';
 
 test('createDatabase opens and migrates <dataDir>/otter.db when no URL is given', async () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'otter-db-')), 'data');
@@ -14,7 +15,7 @@ test('createDatabase opens and migrates <dataDir>/otter.db when no URL is given'
     const rows = await db.all<{ id: string }>('SELECT id FROM otter_migrations');
     assert.deepEqual(
       rows.map((r) => r.id),
-      ['0001_registry'],
+      MIGRATIONS.map((m) => m.id),
     );
     await db.close();
     const reopened = await createDatabase('sqlite:', dir);

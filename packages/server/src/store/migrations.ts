@@ -92,6 +92,21 @@ CREATE TABLE settings (
 )`;
     },
   },
+  {
+    // AWS continues a shadow's version when it is re-created within 48 hours of its deletion.
+    id: '0002_shadow_tombstones',
+    up(kind) {
+      const { name } = TYPES[kind];
+      return `
+CREATE TABLE shadow_tombstones (
+  thing_name ${name} NOT NULL,
+  shadow_name ${name} NOT NULL,
+  version BIGINT NOT NULL,
+  deleted_at BIGINT NOT NULL,
+  PRIMARY KEY (thing_name, shadow_name)
+)`;
+    },
+  },
 ];
 
 /** Applies pending migrations in one transaction (PostgreSQL: under an advisory lock). */

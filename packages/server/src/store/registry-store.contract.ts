@@ -190,8 +190,13 @@ export function runRegistryStoreContract(
       await store.shadows.put('shadowed', 'b', shadow(1, {}), null, T0);
       await store.shadows.put('shadowed', 'a', shadow(1, {}), null, T0);
       assert.deepEqual((await store.shadows.listNamed('shadowed', { limit: 10 })).items, ['a', 'b']);
-      assert.equal((await store.shadows.delete('shadowed', 'a'))?.version, 1);
-      assert.equal(await store.shadows.delete('shadowed', 'a'), undefined);
+      assert.equal((await store.shadows.delete('shadowed', 'a', undefined, T0))?.version, 1);
+      assert.equal(await store.shadows.delete('shadowed', 'a', undefined, T0), undefined);
+      // The deleted version is remembered for 48 hours, and forgotten once the shadow is re-created.
+      assert.equal(await store.shadows.deletedVersion('shadowed', 'a', T0 + 1000), 1);
+      assert.equal(await store.shadows.deletedVersion('shadowed', 'a', T0 + 48 * 3600 * 1000), undefined);
+      await store.shadows.put('shadowed', 'a', shadow(2, {}), null, T0);
+      assert.equal(await store.shadows.deletedVersion('shadowed', 'a', T0 + 1000), undefined);
       await assert.rejects(
         store.shadows.put('no-such-thing', '', shadow(1, {}), null, T0),
         rejectsWith('ResourceNotFoundException'),

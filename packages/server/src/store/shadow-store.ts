@@ -12,6 +12,9 @@ const conflict = (thingName: string, shadowName: string) =>
     `Shadow ${shadowName === CLASSIC_SHADOW ? '(classic)' : shadowName} of thing ${thingName} was changed concurrently.`,
   );
 
+/** How long a deleted shadow's version is remembered (AWS: 48 hours). */
+export const SHADOW_TOMBSTONE_MS = 48 * 60 * 60 * 1000;
+
 export class ShadowStore {
   constructor(private readonly db: SqlDatabase) {}
 
@@ -38,6 +41,10 @@ export class ShadowStore {
       await this.db.transaction(async (tx) => {
         await requireThing(tx, thingName);
         if (expectedVersion === null) {
+          await tx.run('DELETE FROM shadow_tombstones WHERE thing_name = ? AND shadow_name = ?', [
+            thingName,
+            shadowName,
+          ]);
           await tx.run(
             'INSERT INTO shadows (thing_name, shadow_name, state, version, updated_at) VALUES (?, ?, ?, ?, ?)',
             [thingName, shadowName, JSON.stringify(state), state.version, now],
@@ -62,7 +69,8 @@ export class ShadowStore {
   async delete(
     thingName: string,
     shadowName: string,
-    expectedVersion?: number,
+    expectedVersion: number | undefined,
+    now: number,
   ): Promise<ShadowState | undefined> {
     return this.db.transaction(async (tx) => {
       const row = await tx.get<{ state: string; version: number }>(
@@ -73,9 +81,26 @@ export class ShadowStore {
       if (expectedVersion !== undefined && Number(row.version) !== expectedVersion)
         throw conflict(thingName, shadowName);
       await tx.run('DELETE FROM shadows WHERE thing_name = ? AND shadow_name = ?', [thingName, shadowName]);
+      await tx.run('DELETE FROM shadow_tombstones WHERE thing_name = ? AND shadow_name = ?', [
+        thingName,
+        shadowName,
+      ]);
+      await tx.run(
+        'INSERT INTO shadow_tombstones (thing_name, shadow_name, version, deleted_at) VALUES (?, ?, ?, ?)',
+        [thingName, shadowName, Number(row.version), now],
+      );
       await reindexThing(tx, thingName);
       return parseJson<ShadowState>(row.state);
     });
+  }
+
+  /** The version of a shadow deleted less than 48 hours before `now`, from which a re-created one continues. */
+  async deletedVersion(thingName: string, shadowName: string, now: number): Promise<number | undefined> {
+    const row = await this.db.get<{ version: number }>(
+      'SELECT version FROM shadow_tombstones WHERE thing_name = ? AND shadow_name = ? AND deleted_at > ?',
+      [thingName, shadowName, now - SHADOW_TOMBSTONE_MS],
+    );
+    return row && Number(row.version);
   }
 
   /** Names of the thing's named shadows (the classic shadow is not listed). */

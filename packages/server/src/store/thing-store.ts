@@ -137,6 +137,7 @@ export class ThingStore {
       if (!row) return false;
       checkVersion('thing', name, Number(row.version), expectedVersion);
       await tx.run('DELETE FROM shadows WHERE thing_name = ?', [name]);
+      await tx.run('DELETE FROM shadow_tombstones WHERE thing_name = ?', [name]);
       await tx.run('DELETE FROM thing_group_members WHERE thing_name = ?', [name]);
       await tx.run("DELETE FROM tags WHERE resource_type = 'thing' AND resource_name = ?", [name]);
       await tx.run('DELETE FROM thing_index WHERE thing_name = ?', [name]);

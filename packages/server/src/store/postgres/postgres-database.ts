@@ -27,6 +27,9 @@ export function openPostgresDatabase(options: PostgresOptions): SqlDatabase {
     types,
     ...(options.options === undefined ? {} : { options: options.options }),
   });
+  // An idle connection that the server drops (restart, failover, admin termination) must not crash
+  // Otter: the pool discards it and the next query opens a new one.
+  pool.on('error', () => {});
   return new PostgresDatabase(pool);
 }
 
