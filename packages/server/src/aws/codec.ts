@@ -75,7 +75,13 @@ export function decodeInput(model: ServiceModel, op: Operation, raw: RawInput): 
   }
   const errors: string[] = [];
   validateShape(model, shape, input, '', errors);
-  throwIfInvalid(errors);
+  const declares = (name: string) => op.errors?.some((e) => e.shape === name) ?? false;
+  throwIfInvalid(
+    errors,
+    declares('ValidationException') && !declares('InvalidRequestException')
+      ? 'ValidationException'
+      : 'InvalidRequestException',
+  );
   return input;
 }
 

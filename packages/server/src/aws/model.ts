@@ -38,6 +38,8 @@ export interface Operation {
   http: { method: string; requestUri: string; responseCode?: number };
   input?: { shape: string };
   output?: { shape: string };
+  /** The error shapes the operation may return. */
+  errors?: { shape: string }[];
 }
 export interface ServiceModel {
   metadata: { signingName: string; serviceId: string; apiVersion: string };

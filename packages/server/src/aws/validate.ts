@@ -171,11 +171,12 @@ function checkRange(shape: Shape, value: number, fail: (c: string) => void): voi
     fail(`Member must have value less than or equal to ${shape.max}`);
 }
 
-export function throwIfInvalid(errors: string[]): void {
+/** Model violations are InvalidRequestException, or ValidationException for operations that only declare that. */
+export function throwIfInvalid(
+  errors: string[],
+  type: 'InvalidRequestException' | 'ValidationException' = 'InvalidRequestException',
+): void {
   if (errors.length === 0) return;
   const n = errors.length;
-  throw new OtterError(
-    'InvalidRequestException',
-    `${n} validation error${n === 1 ? '' : 's'} detected: ${errors.join('; ')}`,
-  );
+  throw new OtterError(type, `${n} validation error${n === 1 ? '' : 's'} detected: ${errors.join('; ')}`);
 }

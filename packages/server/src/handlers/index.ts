@@ -3,6 +3,7 @@ import type { AwsHandler, AwsHandlers } from '../aws/aws-plane.js';
 import { DynamicGroups } from '../services/dynamic-groups.js';
 import type { RegistryStore } from '../store/index.js';
 import { fleetIndexHandlers } from './fleet-index.js';
+import { packageHandlers } from './packages.js';
 import { shadowHandlers } from './shadows.js';
 import { tagHandlers } from './tags.js';
 import { thingGroupHandlers } from './thing-groups.js';
@@ -35,6 +36,7 @@ export function createAwsHandlers({ store, clock }: HandlerDeps): AwsHandlers {
       ...thingGroupHandlers(store, clock, dynamicGroups),
       ...fleetIndexHandlers(store),
       ...tagHandlers(store),
+      ...packageHandlers(store, clock),
     },
     iotdata: shadowHandlers(store, clock, (thingName) => dynamicGroups.refreshThing(thingName)),
   };

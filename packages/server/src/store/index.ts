@@ -1,5 +1,11 @@
 export { createDatabase } from './create-database.js';
 export { MIGRATIONS, type Migration, migrate } from './migrations.js';
+export type {
+  CreatePackageVersionInput,
+  PackageVersionAction,
+  UpdatePackageInput,
+  UpdatePackageVersionInput,
+} from './package-store.js';
 export type * from './records.js';
 export { RegistryStore } from './registry-store.js';
 export { CLASSIC_SHADOW } from './shadow-store.js';

@@ -107,6 +107,32 @@ CREATE TABLE shadow_tombstones (
 )`;
     },
   },
+  {
+    // Software Package Catalog: packages and their versions.
+    id: '0003_packages',
+    up(kind) {
+      const { name } = TYPES[kind];
+      return `
+CREATE TABLE packages (
+  name ${name} PRIMARY KEY,
+  description TEXT NULL,
+  default_version ${name} NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE TABLE package_versions (
+  package_name ${name} NOT NULL,
+  version_name ${name} NOT NULL,
+  description TEXT NULL,
+  attributes TEXT NOT NULL,
+  status TEXT NOT NULL,
+  error_reason TEXT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (package_name, version_name)
+)`;
+    },
+  },
 ];
 
 /** Applies pending migrations in one transaction (PostgreSQL: under an advisory lock). */

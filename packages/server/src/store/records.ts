@@ -130,3 +130,24 @@ export function rowToThing(row: ThingRow): ThingRecord {
     },
   };
 }
+
+export interface PackageRecord {
+  packageName: string;
+  description?: string;
+  defaultVersionName?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type PackageVersionStatus = 'DRAFT' | 'PUBLISHED' | 'DEPRECATED';
+
+export interface PackageVersionRecord {
+  packageName: string;
+  versionName: string;
+  description?: string;
+  attributes: Record<string, string>;
+  status: PackageVersionStatus;
+  errorReason?: string;
+  createdAt: number;
+  updatedAt: number;
+}

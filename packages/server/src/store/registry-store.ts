@@ -7,6 +7,7 @@ import {
   type SqlDialect,
   sqliteDialect,
 } from '@otter/core';
+import { PackageStore } from './package-store.js';
 import {
   type Page,
   type PageRequest,
@@ -35,6 +36,7 @@ export class RegistryStore {
   readonly shadows: ShadowStore;
   readonly tags: TagStore;
   readonly settings: SettingsStore;
+  readonly packages: PackageStore;
   /** The dialect to compile fleet queries with for `searchCompiled`. */
   readonly fleetDialect: SqlDialect;
 
@@ -45,6 +47,7 @@ export class RegistryStore {
     this.shadows = new ShadowStore(db);
     this.tags = new TagStore(db);
     this.settings = new SettingsStore(db);
+    this.packages = new PackageStore(db);
     this.fleetDialect = FLEET_DIALECTS[db.kind];
   }
 
