@@ -75,14 +75,24 @@ export function decodeInput(model: ServiceModel, op: Operation, raw: RawInput): 
   }
   const errors: string[] = [];
   validateShape(model, shape, input, '', errors);
-  const declares = (name: string) => op.errors?.some((e) => e.shape === name) ?? false;
-  throwIfInvalid(
-    errors,
-    declares('ValidationException') && !declares('InvalidRequestException')
-      ? 'ValidationException'
-      : 'InvalidRequestException',
-  );
+  throwIfInvalid(errors, validationErrorType(op));
   return input;
+}
+
+const validationErrorTypes = new WeakMap<Operation, 'InvalidRequestException' | 'ValidationException'>();
+
+/** Model violations are reported with the error the operation declares for them (computed once per operation). */
+function validationErrorType(op: Operation): 'InvalidRequestException' | 'ValidationException' {
+  let type = validationErrorTypes.get(op);
+  if (!type) {
+    const declares = (name: string) => op.errors?.some((e) => e.shape === name) ?? false;
+    type =
+      declares('ValidationException') && !declares('InvalidRequestException')
+        ? 'ValidationException'
+        : 'InvalidRequestException';
+    validationErrorTypes.set(op, type);
+  }
+  return type;
 }
 
 function parseJson(body: Buffer): unknown {

@@ -9,10 +9,8 @@ import {
   UpdateIndexingConfigurationCommand,
 } from '@aws-sdk/client-iot';
 import { UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
-import { rejectsWith } from '../testing/assertions.js';
+import { rejectsWith as rejects } from '../testing/assertions.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
-
-const rejects = rejectsWith;
 
 for (const backend of BACKENDS) {
   describe(`fleet indexing through @aws-sdk/client-iot (${backend.name})`, { skip: backend.skip }, () => {

@@ -14,10 +14,8 @@ import {
   UpdatePackageConfigurationCommand,
   UpdatePackageVersionCommand,
 } from '@aws-sdk/client-iot';
-import { rejectsWith } from '../testing/assertions.js';
+import { rejectsWith as rejects } from '../testing/assertions.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
-
-const rejects = rejectsWith;
 
 for (const backend of BACKENDS) {
   describe(`software package catalog through @aws-sdk/client-iot (${backend.name})`, {

@@ -13,11 +13,9 @@ import {
 import { ManualClock } from '@otter/core';
 import type { AwsContext } from '../aws/aws-plane.js';
 import { createDatabase, RegistryStore } from '../store/index.js';
-import { rejectsWith } from '../testing/assertions.js';
+import { rejectsWith as rejects } from '../testing/assertions.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
 import { shadowHandlers } from './shadows.js';
-
-const rejects = rejectsWith;
 
 const text = (b: string | object) => new TextEncoder().encode(typeof b === 'string' ? b : JSON.stringify(b));
 // biome-ignore lint/suspicious/noExplicitAny: shadow documents are free-form JSON

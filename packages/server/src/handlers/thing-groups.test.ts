@@ -22,10 +22,8 @@ import {
   UpdateThingGroupCommand,
   UpdateThingGroupsForThingCommand,
 } from '@aws-sdk/client-iot';
-import { rejectsWith } from '../testing/assertions.js';
+import { rejectsWith as rejects } from '../testing/assertions.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
-
-const rejects = rejectsWith;
 
 for (const backend of BACKENDS) {
   describe(`thing groups, dynamic groups and tags through @aws-sdk/client-iot (${backend.name})`, {

@@ -40,6 +40,13 @@ function checkQuery(input: { indexName?: string; queryVersion?: string; queryStr
   if (input.queryString !== undefined) parseFleetQuery(input.queryString);
 }
 
+interface MembershipInput {
+  thingGroupName?: string;
+  thingGroupArn?: string;
+  thingName?: string;
+  thingArn?: string;
+}
+
 export function thingGroupHandlers(
   store: RegistryStore,
   clock: Clock,
@@ -68,6 +75,16 @@ export function thingGroupHandlers(
     return g;
   };
 
+  /** Adds or removes one membership named by names or ARNs, then lets dynamic groups follow. */
+  const changeMembership = async (
+    input: MembershipInput,
+    change: (group: string, thing: string) => Promise<void>,
+  ) => {
+    const thing = thingName(input);
+    await change(groupName(input), thing);
+    await dynamicGroups.refreshThing(thing);
+    return {};
+  };
   const addThing = async (group: string, thing: string) => {
     await staticGroup(group);
     await store.thingGroups.addThing(group, thing);
@@ -199,29 +216,8 @@ export function thingGroupHandlers(
       };
     },
 
-    AddThingToThingGroup: async (input: {
-      thingGroupName?: string;
-      thingGroupArn?: string;
-      thingName?: string;
-      thingArn?: string;
-    }) => {
-      const thing = thingName(input);
-      await addThing(groupName(input), thing);
-      await dynamicGroups.refreshThing(thing);
-      return {};
-    },
-
-    RemoveThingFromThingGroup: async (input: {
-      thingGroupName?: string;
-      thingGroupArn?: string;
-      thingName?: string;
-      thingArn?: string;
-    }) => {
-      const thing = thingName(input);
-      await removeThing(groupName(input), thing);
-      await dynamicGroups.refreshThing(thing);
-      return {};
-    },
+    AddThingToThingGroup: (input: MembershipInput) => changeMembership(input, addThing),
+    RemoveThingFromThingGroup: (input: MembershipInput) => changeMembership(input, removeThing),
 
     UpdateThingGroupsForThing: async (input: {
       thingName?: string;

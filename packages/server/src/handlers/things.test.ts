@@ -11,10 +11,8 @@ import {
   ListThingTypesCommand,
   UpdateThingCommand,
 } from '@aws-sdk/client-iot';
-import { rejectsWith } from '../testing/assertions.js';
+import { rejectsWith as rejects } from '../testing/assertions.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
-
-const rejects = rejectsWith;
 
 for (const backend of BACKENDS) {
   describe(`things and thing types through @aws-sdk/client-iot (${backend.name})`, {
