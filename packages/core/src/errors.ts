@@ -12,6 +12,11 @@ export const ERROR_STATUS = {
   IndexNotReadyException: 400,
   InvalidAggregationException: 400,
   CertificateValidationException: 400,
+  // Otter's native API (docs/native-api.md); same error shape as the AWS planes.
+  DigestMismatchException: 400,
+  IncompleteBodyException: 400,
+  PreconditionFailedException: 412,
+  RangeNotSatisfiableException: 416,
   UnauthorizedException: 401,
   ForbiddenException: 403,
   InvalidSignatureException: 403,
