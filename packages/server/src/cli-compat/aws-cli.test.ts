@@ -293,7 +293,26 @@ for (const backend of BACKENDS) {
       assert.deepEqual(listed.things, ['sensor-1']);
     });
 
+    test('README: iot create-package and create-package-version (catalog for $package)', async (t) => {
+      const pkg = await guarded(t, 'iot', 'create-package', '--package-name', 'samplePackage');
+      if (!pkg) return;
+      assert.equal(pkg.packageArn, 'arn:aws:iot:us-east-1:123456789012:package/samplePackage');
+      const version = await guarded(
+        t,
+        'iot',
+        'create-package-version',
+        '--package-name',
+        'samplePackage',
+        '--version-name',
+        '2.1.5',
+      );
+      if (!version) return;
+      assert.equal(version.status, 'DRAFT');
+      done.add('create-package-version');
+    });
+
     test('README: iot-data update-thing-shadow (named shadow $package, to an outfile)', async (t) => {
+      if (!needs(t, 'create-package-version')) return;
       const outfile = join(tmp, 'shadow.json');
       // CLI v2 base64-decodes blobs unless told otherwise; v1 has no such option and sends them raw.
       const binaryFormat = cliMajor! >= 2 ? ['--cli-binary-format', 'raw-in-base64-out'] : [];

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   AddThingToThingGroupCommand,
+  CreatePackageCommand,
+  CreatePackageVersionCommand,
   CreateThingCommand,
   CreateThingGroupCommand,
   GetIndexingConfigurationCommand,
@@ -77,23 +79,20 @@ for (const backend of BACKENDS) {
       );
     });
 
-    // Needs the iot-data shadow handlers (written concurrently) and refreshThing wired after
-    // UpdateThingShadow; skipped until UpdateThingShadow is served.
-    test('named shadow $package is searchable and returned in shadow', async (t) => {
-      try {
-        await s.data.send(
-          new UpdateThingShadowCommand({
-            thingName: 'alpha',
-            shadowName: '$package',
-            payload: Buffer.from(
-              JSON.stringify({ state: { reported: { samplePackage: { version: '2.1.5' } } } }),
-            ),
-          }),
-        );
-      } catch (e) {
-        t.skip(`UpdateThingShadow is not served yet: ${(e as Error).message}`);
-        return;
-      }
+    test('named shadow $package is searchable and returned in shadow', async () => {
+      await s.iot.send(new CreatePackageCommand({ packageName: 'samplePackage' }));
+      await s.iot.send(
+        new CreatePackageVersionCommand({ packageName: 'samplePackage', versionName: '2.1.5' }),
+      );
+      await s.data.send(
+        new UpdateThingShadowCommand({
+          thingName: 'alpha',
+          shadowName: '$package',
+          payload: Buffer.from(
+            JSON.stringify({ state: { reported: { samplePackage: { version: '2.1.5' } } } }),
+          ),
+        }),
+      );
       assert.deepEqual(await names('shadow.name.$package.reported.samplePackage.version:2.1.5'), ['alpha']);
       const [thing] = (await search('thingName:alpha')).things ?? [];
       const shadow = JSON.parse(thing?.shadow ?? '{}');

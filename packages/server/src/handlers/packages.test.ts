@@ -166,12 +166,24 @@ for (const backend of BACKENDS) {
       await s.iot.send(
         new UpdatePackageVersionCommand({ packageName: 'tr', versionName: 'a', action: 'DEPRECATE' }),
       );
-      for (const action of ['PUBLISH', 'DEPRECATE'] as const)
-        await rejects(
-          s.iot.send(new UpdatePackageVersionCommand({ packageName: 'tr', versionName: 'a', action })),
-          'ConflictException',
-          409,
-        );
+      await rejects(
+        s.iot.send(
+          new UpdatePackageVersionCommand({ packageName: 'tr', versionName: 'a', action: 'DEPRECATE' }),
+        ),
+        'ConflictException',
+        409,
+      );
+      // AWS: a deprecated version can be published again.
+      await s.iot.send(
+        new UpdatePackageVersionCommand({ packageName: 'tr', versionName: 'a', action: 'PUBLISH' }),
+      );
+      assert.equal(
+        (await s.iot.send(new GetPackageVersionCommand({ packageName: 'tr', versionName: 'a' }))).status,
+        'PUBLISHED',
+      );
+      await s.iot.send(
+        new UpdatePackageVersionCommand({ packageName: 'tr', versionName: 'a', action: 'DEPRECATE' }),
+      );
       // A deprecated version can still be the default.
       await s.iot.send(new UpdatePackageCommand({ packageName: 'tr', defaultVersionName: 'a' }));
       assert.equal((await s.iot.send(new GetPackageCommand({ packageName: 'tr' }))).defaultVersionName, 'a');

@@ -1,8 +1,19 @@
 import type { Clock } from '@otter/core';
 import type { AwsContext, AwsHandler } from '../aws/aws-plane.js';
+import { loadServiceModel } from '../aws/model.js';
+import { IdempotencyStore } from '../store/idempotency-store.js';
 import type { PackageVersionAction, RegistryStore } from '../store/index.js';
+import type { PublishCheck, S3Location } from '../store/package-store.js';
 import type { PackageRecord, PackageVersionRecord, PackageVersionStatus } from '../store/records.js';
+import { withClientTokens } from './idempotency.js';
 import { decodeToken, encodeToken, pageSize, seconds } from './paging.js';
+
+export type { PublishCheck };
+
+/** The artifact or SBOM member of a request: `{ s3Location: { bucket, key, version? } }`. */
+interface LocationInput {
+  s3Location?: Partial<S3Location>;
+}
 
 /** Where UpdatePackageConfiguration keeps its document. */
 const CONFIGURATION_KEY = 'packageConfiguration';
@@ -37,8 +48,19 @@ function versionSummary(v: PackageVersionRecord) {
   };
 }
 
-export function packageHandlers(store: RegistryStore, clock: Clock): Record<string, AwsHandler> {
-  return {
+export interface PackageHandlerOptions {
+  /** Runs inside UpdatePackageVersion's PUBLISH before the status changes; default: accept. */
+  publishCheck?: PublishCheck | undefined;
+}
+
+/** The Software Package Catalog operations; those whose model declares `clientToken` are idempotent. */
+export function packageHandlers(
+  store: RegistryStore,
+  clock: Clock,
+  options: PackageHandlerOptions = {},
+): Record<string, AwsHandler> {
+  const publishCheck: PublishCheck = options.publishCheck ?? (async () => {});
+  const handlers: Record<string, AwsHandler> = {
     CreatePackage: async (
       input: { packageName: string; description?: string; tags?: Record<string, string> },
       ctx,
@@ -97,6 +119,8 @@ export function packageHandlers(store: RegistryStore, clock: Clock): Record<stri
         versionName: string;
         description?: string;
         attributes?: Record<string, string>;
+        artifact?: LocationInput;
+        recipe?: string;
         tags?: Record<string, string>;
       },
       ctx,
@@ -104,7 +128,12 @@ export function packageHandlers(store: RegistryStore, clock: Clock): Record<stri
       const v = await store.packages.createVersion(
         input.packageName,
         input.versionName,
-        { description: input.description, attributes: input.attributes },
+        {
+          description: input.description,
+          attributes: input.attributes,
+          artifact: input.artifact,
+          recipe: input.recipe,
+        },
         clock.now(),
       );
       if (input.tags && Object.keys(input.tags).length)
@@ -127,6 +156,10 @@ export function packageHandlers(store: RegistryStore, clock: Clock): Record<stri
         versionName: v.versionName,
         description: v.description,
         attributes: attributesOrUndefined(v.attributes),
+        artifact: v.artifact,
+        recipe: v.recipe,
+        sbom: v.sbom,
+        sbomValidationStatus: v.sbomValidationStatus,
         status: v.status,
         errorReason: v.errorReason,
         creationDate: seconds(v.createdAt),
@@ -154,13 +187,22 @@ export function packageHandlers(store: RegistryStore, clock: Clock): Record<stri
       versionName: string;
       description?: string;
       attributes?: Record<string, string>;
+      artifact?: LocationInput;
+      recipe?: string;
       action?: PackageVersionAction;
     }) => {
       await store.packages.updateVersion(
         input.packageName,
         input.versionName,
-        { description: input.description, attributes: input.attributes, action: input.action },
+        {
+          description: input.description,
+          attributes: input.attributes,
+          artifact: input.artifact,
+          recipe: input.recipe,
+          action: input.action,
+        },
         clock.now(),
+        publishCheck,
       );
       return {};
     },
@@ -182,5 +224,48 @@ export function packageHandlers(store: RegistryStore, clock: Clock): Record<stri
       }
       return {};
     },
+    AssociateSbomWithPackageVersion: async (input: {
+      packageName: string;
+      versionName: string;
+      sbom: LocationInput;
+    }) => {
+      const v = await store.packages.associateSbom(
+        input.packageName,
+        input.versionName,
+        input.sbom,
+        clock.now(),
+      );
+      return {
+        packageName: v.packageName,
+        versionName: v.versionName,
+        sbom: v.sbom,
+        sbomValidationStatus: v.sbomValidationStatus,
+      };
+    },
+    DisassociateSbomFromPackageVersion: async (input: { packageName: string; versionName: string }) => {
+      await store.packages.disassociateSbom(input.packageName, input.versionName, clock.now());
+      return {};
+    },
+    ListSbomValidationResults: async (input: {
+      packageName: string;
+      versionName: string;
+      validationResult?: 'FAILED' | 'SUCCEEDED';
+      maxResults?: number;
+      nextToken?: string;
+    }) => {
+      decodeToken(input.nextToken);
+      const v = await store.packages.describeVersion(input.packageName, input.versionName);
+      // One result per associated SBOM file; Otter does not validate content, so it succeeded.
+      const results =
+        v.sbom && input.nextToken === undefined
+          ? [{ fileName: v.sbom.s3Location.key.split('/').pop(), validationResult: 'SUCCEEDED' }]
+          : [];
+      return {
+        validationResultSummaries: results.filter(
+          (r) => input.validationResult === undefined || r.validationResult === input.validationResult,
+        ),
+      };
+    },
   };
+  return withClientTokens(handlers, loadServiceModel('iot'), new IdempotencyStore(store.db), clock);
 }

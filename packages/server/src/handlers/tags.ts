@@ -4,26 +4,66 @@ import type { RegistryStore } from '../store/index.js';
 import { decodeToken, encodeToken } from './paging.js';
 
 /** ARN resource kinds Otter can tag, and the `tags.resource_type` each is stored under. */
-const RESOURCE_TYPES = { thing: 'thing', thinggroup: 'thingGroup', thingtype: 'thingType' } as const;
+const RESOURCE_TYPES = {
+  thing: 'thing',
+  thinggroup: 'thingGroup',
+  thingtype: 'thingType',
+  package: 'package',
+  packageversion: 'packageVersion',
+} as const;
 type ArnKind = keyof typeof RESOURCE_TYPES;
 
 export interface ResourceArn {
   kind: ArnKind;
-  /** `thing`, `thingGroup` or `thingType`. */
+  /** `thing`, `thingGroup`, `thingType`, `package` or `packageVersion`. */
   resourceType: (typeof RESOURCE_TYPES)[ArnKind];
+  /** The resource's name; `<package>/<version>` for a package version. */
   name: string;
 }
 
-const ARN = /^arn:aws[a-z-]*:iot:[a-z0-9-]*:\d{12}:([a-z]+)\/([a-zA-Z0-9:_-]{1,128})$/;
+const ARN_PREFIX = '^arn:aws[a-z-]*:iot:[a-z0-9-]*:\\d{12}:';
+const ARN = new RegExp(`${ARN_PREFIX}(thing|thinggroup|thingtype)\\/([a-zA-Z0-9:_-]{1,128})$`);
+/** Package and version names follow the catalog's `[a-zA-Z0-9-_.]+` (1–128 and 1–64 characters). */
+const PACKAGE_ARN = new RegExp(
+  `${ARN_PREFIX}package\\/([a-zA-Z0-9._-]{1,128})(?:\\/version\\/([a-zA-Z0-9._-]{1,64}))?$`,
+);
 
-/** Parses `arn:aws:iot:REGION:ACCOUNT:(thing|thinggroup|thingtype)/NAME`; InvalidRequestException otherwise. */
+/**
+ * Parses `arn:aws:iot:REGION:ACCOUNT:(thing|thinggroup|thingtype)/NAME`, `…:package/NAME` and
+ * `…:package/NAME/version/VERSION`; InvalidRequestException otherwise.
+ */
 export function parseResourceArn(arn: string, only?: ArnKind): ResourceArn {
+  let parsed: ResourceArn | undefined;
   const m = ARN.exec(arn);
-  const kind = m?.[1];
-  if (!m || kind === undefined || !(kind in RESOURCE_TYPES) || (only !== undefined && kind !== only))
-    throw invalidRequest(`Invalid ARN: ${arn}`);
-  const k = kind as ArnKind;
-  return { kind: k, resourceType: RESOURCE_TYPES[k], name: m[2]! };
+  if (m) {
+    const kind = m[1] as 'thing' | 'thinggroup' | 'thingtype';
+    parsed = { kind, resourceType: RESOURCE_TYPES[kind], name: m[2]! };
+  } else {
+    const p = PACKAGE_ARN.exec(arn);
+    if (p?.[2] !== undefined)
+      parsed = { kind: 'packageversion', resourceType: 'packageVersion', name: `${p[1]}/${p[2]}` };
+    else if (p) parsed = { kind: 'package', resourceType: 'package', name: p[1]! };
+  }
+  if (!parsed || (only !== undefined && parsed.kind !== only)) throw invalidRequest(`Invalid ARN: ${arn}`);
+  return parsed;
+}
+
+/** Whether the resource an ARN names exists. */
+async function resourceExists(store: RegistryStore, r: ResourceArn): Promise<boolean> {
+  switch (r.kind) {
+    case 'thing':
+      return (await store.things.get(r.name)) !== undefined;
+    case 'thinggroup':
+      return (await store.thingGroups.get(r.name)) !== undefined;
+    case 'thingtype':
+      return (await store.thingTypes.get(r.name)) !== undefined;
+    case 'package':
+      return (await store.packages.get(r.name)) !== undefined;
+    case 'packageversion': {
+      const [pkg, version] = r.name.split('/') as [string, string];
+      return (await store.packages.getVersion(pkg, version)) !== undefined;
+    }
+  }
 }
 
 const TAG_PAGE = 50;
@@ -31,13 +71,7 @@ const TAG_PAGE = 50;
 export function tagHandlers(store: RegistryStore): Record<string, AwsHandler> {
   async function requireResource(arn: string): Promise<ResourceArn> {
     const r = parseResourceArn(arn);
-    const exists =
-      r.kind === 'thing'
-        ? await store.things.get(r.name)
-        : r.kind === 'thinggroup'
-          ? await store.thingGroups.get(r.name)
-          : await store.thingTypes.get(r.name);
-    if (!exists) throw notFound(`${arn} not found`);
+    if (!(await resourceExists(store, r))) throw notFound(`${arn} not found`);
     return r;
   }
 

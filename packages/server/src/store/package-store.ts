@@ -27,7 +27,36 @@ interface PackageVersionRow {
   error_reason: string | null;
   created_at: number;
   updated_at: number;
+  artifact: string | null;
+  recipe: string | null;
+  sbom: string | null;
+  sbom_validation_status: string | null;
 }
+
+/** `S3Location` of the AWS model: where an artifact or SBOM lives. */
+export interface S3Location {
+  bucket: string;
+  key: string;
+  version?: string;
+}
+
+/** `SbomValidationStatus`: Otter does not read SBOM content, so an associated SBOM is SUCCEEDED. */
+export type SbomValidationStatus = 'IN_PROGRESS' | 'FAILED' | 'SUCCEEDED';
+
+/** A package version with what the catalog stores beside its attributes. */
+export interface PackageVersionDetail extends PackageVersionRecord {
+  artifact?: { s3Location: S3Location };
+  /** The inline job document (JSON text) for quick deployments. */
+  recipe?: string;
+  sbom?: { s3Location: S3Location };
+  sbomValidationStatus?: SbomValidationStatus;
+}
+
+/**
+ * Runs before a version becomes PUBLISHED, on the version as it will be published; when it throws,
+ * nothing changes. Otter's default accepts everything.
+ */
+export type PublishCheck = (version: PackageVersionDetail) => Promise<void>;
 
 function rowToPackage(row: PackageRow): PackageRecord {
   return {
@@ -39,7 +68,7 @@ function rowToPackage(row: PackageRow): PackageRecord {
   };
 }
 
-function rowToVersion(row: PackageVersionRow): PackageVersionRecord {
+function rowToVersion(row: PackageVersionRow): PackageVersionDetail {
   return {
     packageName: row.package_name,
     versionName: row.version_name,
@@ -49,7 +78,40 @@ function rowToVersion(row: PackageVersionRow): PackageVersionRecord {
     ...(row.error_reason === null ? {} : { errorReason: row.error_reason }),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    ...(row.artifact === null ? {} : { artifact: { s3Location: parseJson<S3Location>(row.artifact) } }),
+    ...(row.recipe === null ? {} : { recipe: row.recipe }),
+    ...(row.sbom === null ? {} : { sbom: { s3Location: parseJson<S3Location>(row.sbom) } }),
+    ...(row.sbom_validation_status === null
+      ? {}
+      : { sbomValidationStatus: row.sbom_validation_status as SbomValidationStatus }),
   };
+}
+
+/** The S3 location of an artifact or SBOM, checked: bucket and key are needed to find the file. */
+function s3LocationOf(what: string, value: { s3Location?: Partial<S3Location> } | undefined): string | null {
+  if (value === undefined) return null;
+  const loc = value.s3Location;
+  if (!loc || typeof loc.bucket !== 'string' || typeof loc.key !== 'string' || !loc.bucket || !loc.key)
+    throw validation(`${what}.s3Location needs a bucket and a key.`);
+  return JSON.stringify({
+    bucket: loc.bucket,
+    key: loc.key,
+    ...(loc.version === undefined ? {} : { version: loc.version }),
+  });
+}
+
+/** A recipe is an inline job document: a JSON object. */
+function checkedRecipe(recipe: string | undefined): string | undefined {
+  if (recipe === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(recipe);
+  } catch {
+    throw validation('recipe must be a JSON document (the inline job document).');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw validation('recipe must be a JSON object (the inline job document).');
+  return recipe;
 }
 
 const conflict = (message: string) => new OtterError('ConflictException', message);
@@ -58,11 +120,14 @@ const packageNotFound = (name: string) => notFound(`Package ${name} cannot be fo
 const versionNotFound = (pkg: string, version: string) =>
   notFound(`Package version ${version} of package ${pkg} cannot be found.`);
 
-/** `action` of UpdatePackageVersion: the status each leads to, and the one status it starts from. */
+/**
+ * `action` of UpdatePackageVersion: the status each leads to, and the statuses it starts from. As the
+ * AWS package version lifecycle describes, a deprecated version can be published again.
+ */
 const TRANSITIONS = {
-  PUBLISH: { from: 'DRAFT', to: 'PUBLISHED' },
-  DEPRECATE: { from: 'PUBLISHED', to: 'DEPRECATED' },
-} as const satisfies Record<string, { from: PackageVersionStatus; to: PackageVersionStatus }>;
+  PUBLISH: { from: ['DRAFT', 'DEPRECATED'], to: 'PUBLISHED' },
+  DEPRECATE: { from: ['PUBLISHED'], to: 'DEPRECATED' },
+} as const satisfies Record<string, { from: readonly PackageVersionStatus[]; to: PackageVersionStatus }>;
 export type PackageVersionAction = keyof typeof TRANSITIONS;
 
 export interface UpdatePackageInput {
@@ -74,13 +139,16 @@ export interface UpdatePackageInput {
 export interface CreatePackageVersionInput {
   description?: string | undefined;
   attributes?: Record<string, string> | undefined;
+  artifact?: { s3Location?: Partial<S3Location> } | undefined;
+  recipe?: string | undefined;
 }
 
-export interface UpdatePackageVersionInput {
-  description?: string | undefined;
-  attributes?: Record<string, string> | undefined;
+export interface UpdatePackageVersionInput extends CreatePackageVersionInput {
   action?: PackageVersionAction | undefined;
 }
+
+/** How often UpdatePackageVersion re-reads when another writer changed the version during a publish check. */
+const MAX_UPDATE_ATTEMPTS = 5;
 
 /** The Software Package Catalog: packages and their versions (DRAFT → PUBLISHED → DEPRECATED). */
 export class PackageStore {
@@ -167,7 +235,9 @@ export class PackageStore {
     versionName: string,
     input: CreatePackageVersionInput,
     now: number,
-  ): Promise<PackageVersionRecord> {
+  ): Promise<PackageVersionDetail> {
+    const artifact = s3LocationOf('artifact', input.artifact);
+    const recipe = checkedRecipe(input.recipe) ?? null;
     await this.db.transaction(async (tx) => {
       if (!(await this.get(packageName, tx))) throw validation(`Package ${packageName} does not exist.`);
       if (await this.getVersion(packageName, versionName, tx))
@@ -175,8 +245,9 @@ export class PackageStore {
       try {
         await tx.run(
           `INSERT INTO package_versions
-             (package_name, version_name, description, attributes, status, error_reason, created_at, updated_at)
-           VALUES (?, ?, ?, ?, 'DRAFT', NULL, ?, ?)`,
+             (package_name, version_name, description, attributes, status, error_reason, created_at, updated_at,
+              artifact, recipe, sbom, sbom_validation_status)
+           VALUES (?, ?, ?, ?, 'DRAFT', NULL, ?, ?, ?, ?, NULL, NULL)`,
           [
             packageName,
             versionName,
@@ -184,6 +255,8 @@ export class PackageStore {
             JSON.stringify(input.attributes ?? {}),
             now,
             now,
+            artifact,
+            recipe,
           ],
         );
       } catch (error) {
@@ -199,7 +272,7 @@ export class PackageStore {
     packageName: string,
     versionName: string,
     db: SqlExecutor = this.db,
-  ): Promise<PackageVersionRecord | undefined> {
+  ): Promise<PackageVersionDetail | undefined> {
     const row = await db.get<PackageVersionRow>(
       'SELECT * FROM package_versions WHERE package_name = ? AND version_name = ?',
       [packageName, versionName],
@@ -207,7 +280,7 @@ export class PackageStore {
     return row && rowToVersion(row);
   }
 
-  async describeVersion(packageName: string, versionName: string): Promise<PackageVersionRecord> {
+  async describeVersion(packageName: string, versionName: string): Promise<PackageVersionDetail> {
     const v = await this.getVersion(packageName, versionName);
     if (!v) throw versionNotFound(packageName, versionName);
     return v;
@@ -232,43 +305,128 @@ export class PackageStore {
   }
 
   /**
-   * Description can change in any status; attributes only in DRAFT. `action` moves
-   * DRAFT → PUBLISHED (PUBLISH) or PUBLISHED → DEPRECATED (DEPRECATE); anything else is ConflictException.
+   * Description can change in any status; attributes, artifact and recipe only in DRAFT (AWS: a
+   * published or deprecated version's description and tags are all that can be edited). `action`
+   * moves DRAFT or DEPRECATED → PUBLISHED (PUBLISH) and PUBLISHED → DEPRECATED (DEPRECATE); anything
+   * else is ConflictException. `publishCheck` sees the version as it will be published and runs
+   * outside the database transaction; the update applies only if nobody changed the version meanwhile.
    */
   async updateVersion(
     packageName: string,
     versionName: string,
     input: UpdatePackageVersionInput,
     now: number,
+    publishCheck?: PublishCheck,
   ): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      const v = await this.getVersion(packageName, versionName, tx);
+    const artifact = s3LocationOf('artifact', input.artifact);
+    const recipe = checkedRecipe(input.recipe);
+    for (let attempt = 1; ; attempt++) {
+      const v = await this.getVersion(packageName, versionName);
       if (!v) throw versionNotFound(packageName, versionName);
-      if (input.attributes !== undefined && v.status !== 'DRAFT')
+      const locked = (
+        [
+          ['Attributes', input.attributes],
+          ['The artifact', artifact],
+          ['The recipe', recipe],
+        ] as const
+      ).find(([, value]) => value !== undefined && value !== null);
+      if (locked && v.status !== 'DRAFT')
         throw conflict(
-          `Attributes of package version ${versionName} can be updated only in DRAFT status (it is ${v.status}).`,
+          `${locked[0]} of package version ${versionName} can be updated only in DRAFT status (it is ${v.status}).`,
         );
       let status = v.status;
       if (input.action !== undefined) {
         const t = TRANSITIONS[input.action];
-        if (v.status !== t.from)
+        if (!(t.from as readonly PackageVersionStatus[]).includes(v.status))
           throw conflict(
-            `Package version ${versionName} is in ${v.status} status; ${input.action} requires ${t.from}.`,
+            `Package version ${versionName} is in ${v.status} status; ${input.action} requires ${t.from.join(' or ')}.`,
           );
         status = t.to;
       }
+      const next: PackageVersionDetail = {
+        ...v,
+        ...(input.description === undefined ? {} : { description: input.description }),
+        ...(input.attributes === undefined ? {} : { attributes: input.attributes }),
+        ...(artifact === null ? {} : { artifact: { s3Location: JSON.parse(artifact) as S3Location } }),
+        ...(recipe === undefined ? {} : { recipe }),
+        status,
+        updatedAt: now,
+      };
+      if (input.action === 'PUBLISH' && publishCheck) await publishCheck(next);
+      const applied = await this.db.transaction(async (tx) => {
+        const again = await this.getVersion(packageName, versionName, tx);
+        if (!again || JSON.stringify(again) !== JSON.stringify(v)) return false;
+        await tx.run(
+          `UPDATE package_versions SET description = ?, attributes = ?, status = ?, updated_at = ?,
+             artifact = ?, recipe = ?
+           WHERE package_name = ? AND version_name = ?`,
+          [
+            next.description ?? null,
+            JSON.stringify(next.attributes),
+            next.status,
+            now,
+            next.artifact ? JSON.stringify(next.artifact.s3Location) : null,
+            next.recipe ?? null,
+            packageName,
+            versionName,
+          ],
+        );
+        return true;
+      });
+      if (applied) return;
+      if (attempt >= MAX_UPDATE_ATTEMPTS)
+        throw conflict(
+          `Package version ${versionName} of package ${packageName} is being changed concurrently.`,
+        );
+    }
+  }
+
+  /**
+   * Associates an SBOM with a DRAFT version (like attributes, it is part of what gets published).
+   * Otter does not read SBOM content, so the validation status is SUCCEEDED at once.
+   */
+  async associateSbom(
+    packageName: string,
+    versionName: string,
+    sbom: { s3Location?: Partial<S3Location> },
+    now: number,
+  ): Promise<PackageVersionDetail> {
+    const location = s3LocationOf('sbom', sbom);
+    await this.changeDraft(packageName, versionName, 'An SBOM', async (tx) => {
       await tx.run(
-        `UPDATE package_versions SET description = ?, attributes = ?, status = ?, updated_at = ?
+        `UPDATE package_versions SET sbom = ?, sbom_validation_status = 'SUCCEEDED', updated_at = ?
          WHERE package_name = ? AND version_name = ?`,
-        [
-          input.description ?? v.description ?? null,
-          JSON.stringify(input.attributes ?? v.attributes),
-          status,
-          now,
-          packageName,
-          versionName,
-        ],
+        [location, now, packageName, versionName],
       );
+    });
+    return this.describeVersion(packageName, versionName);
+  }
+
+  /** Removes the SBOM of a DRAFT version; succeeds when it has none. */
+  async disassociateSbom(packageName: string, versionName: string, now: number): Promise<void> {
+    await this.changeDraft(packageName, versionName, 'The SBOM', async (tx) => {
+      await tx.run(
+        `UPDATE package_versions SET sbom = NULL, sbom_validation_status = NULL, updated_at = ?
+         WHERE package_name = ? AND version_name = ? AND sbom IS NOT NULL`,
+        [now, packageName, versionName],
+      );
+    });
+  }
+
+  private async changeDraft(
+    packageName: string,
+    versionName: string,
+    what: string,
+    change: (tx: SqlExecutor) => Promise<void>,
+  ): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const v = await this.getVersion(packageName, versionName, tx);
+      if (!v) throw versionNotFound(packageName, versionName);
+      if (v.status !== 'DRAFT')
+        throw conflict(
+          `${what} of package version ${versionName} can be changed only in DRAFT status (it is ${v.status}).`,
+        );
+      await change(tx);
     });
   }
 
