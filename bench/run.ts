@@ -5,11 +5,13 @@
  *
  *   npm run bench                      # 1,000,000 things
  *   BENCH_THINGS=100000 npm run bench  # scaled down
+ *   BENCH_ONLY=download npm run bench  # one group: fleet, describe, download
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runArtifactDownload } from './artifact-download.js';
 import { runDescribeThing } from './describe-thing.js';
 import { runFleetSearch } from './fleet-search.js';
 
@@ -51,31 +53,82 @@ async function main(): Promise<void> {
   const concurrency = envInt('BENCH_CONCURRENCY', 32);
   log(`Otter bench: node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()}/${os.arch()}`);
 
-  const fleet = await runFleetSearch({ workDir, things, iterations, warmup: 20, log });
-  const describe = await runDescribeThing({ workDir, concurrency, durationMs, warmupMs: 1000, log });
+  const only = new Set((process.env.BENCH_ONLY ?? 'fleet,describe,download').split(','));
+  const rows: Row[] = [];
+  const results: Record<string, unknown> = {
+    startedAt: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+  };
+  if (only.has('fleet')) await fleetRows(workDir, things, iterations, rows, results);
+  if (only.has('describe')) await describeRows(workDir, concurrency, durationMs, rows, results);
+  if (only.has('download')) {
+    const sizeBytes = envInt('BENCH_ARTIFACT_MIB', 1024) * 1024 * 1024;
+    await downloadRows(workDir, sizeBytes, rows, results);
+  }
+  results.summary = rows;
+  const out = join(workDir, 'results.json');
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  log('');
+  log(table(rows));
+  log('');
+  log(`Wrote ${out} (informational; exit code is always 0)`);
+}
 
-  const fleetMedian = fleet.otter.median / fleet.reference.median;
-  const fleetP99 = fleet.otter.p99 / fleet.reference.p99;
-  const rpsRatio = describe.otter.requestsPerSecond / describe.reference.requestsPerSecond;
-  const p99Ratio = describe.otter.p99Ms / describe.reference.p99Ms;
+async function fleetRows(
+  workDir: string,
+  things: number,
+  iterations: number,
+  rows: Row[],
+  results: Record<string, unknown>,
+): Promise<void> {
+  const fleet = await runFleetSearch({ workDir, things, iterations, warmup: 20, log });
+  const median = fleet.otter.median / fleet.reference.median;
+  const p99 = fleet.otter.p99 / fleet.reference.p99;
   const n = things.toLocaleString('en-US');
-  const rows: Row[] = [
+  rows.push(
     {
       metric: `Fleet search median (${n} things)`,
       otter: ms(fleet.otter.median),
       reference: ms(fleet.reference.median),
-      ratio: fleetMedian,
+      ratio: median,
       goal: '<= 2',
-      status: fleetMedian <= 2 ? 'PASS' : 'FAIL',
+      status: median <= 2 ? 'PASS' : 'FAIL',
     },
     {
       metric: `Fleet search p99 (${n} things)`,
       otter: ms(fleet.otter.p99),
       reference: ms(fleet.reference.p99),
-      ratio: fleetP99,
+      ratio: p99,
       goal: '<= 2',
-      status: fleetP99 <= 2 ? 'PASS' : 'FAIL',
+      status: p99 <= 2 ? 'PASS' : 'FAIL',
     },
+  );
+  results.fleetSearch = {
+    query: 'attributes.site:site-0042',
+    pageLimit: 100,
+    iterations,
+    ...fleet,
+    ratioMedian: median,
+    ratioP99: p99,
+  };
+  log(
+    `Fleet search: ${fleet.matches} matches, page of 100; load ${fleet.loadSeconds.toFixed(1)} s for ${n} things / ${fleet.indexRows.toLocaleString('en-US')} index rows`,
+  );
+}
+
+async function describeRows(
+  workDir: string,
+  concurrency: number,
+  durationMs: number,
+  rows: Row[],
+  results: Record<string, unknown>,
+): Promise<void> {
+  const describe = await runDescribeThing({ workDir, concurrency, durationMs, warmupMs: 1000, log });
+  const rpsRatio = describe.otter.requestsPerSecond / describe.reference.requestsPerSecond;
+  const p99Ratio = describe.otter.p99Ms / describe.reference.p99Ms;
+  rows.push(
     {
       metric: `DescribeThing throughput (c=${concurrency})`,
       otter: rps(describe.otter.requestsPerSecond),
@@ -92,38 +145,46 @@ async function main(): Promise<void> {
       goal: '-',
       status: 'INFO',
     },
-  ];
-
-  const results = {
-    startedAt: new Date().toISOString(),
-    node: process.version,
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model,
-    fleetSearch: {
-      query: 'attributes.site:site-0042',
-      pageLimit: 100,
-      iterations,
-      ...fleet,
-      ratioMedian: fleetMedian,
-      ratioP99: fleetP99,
-    },
-    describeThing: { ...describe, ratioRequestsPerSecond: rpsRatio, ratioP99: p99Ratio },
-    summary: rows,
-  };
-  const out = join(workDir, 'results.json');
-  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-
-  log('');
-  log(
-    `Fleet search: ${fleet.matches} matches, page of 100; load ${fleet.loadSeconds.toFixed(1)} s for ${n} things / ${fleet.indexRows.toLocaleString('en-US')} index rows`,
   );
+  results.describeThing = { ...describe, ratioRequestsPerSecond: rpsRatio, ratioP99: p99Ratio };
   log(
     `DescribeThing: ${describe.responseBytes}-byte body, ${describe.durationMs} ms per side; Otter ${describe.otter.requests} requests (${describe.otter.errors} errors), reference ${describe.reference.requests} (${describe.reference.errors} errors)`,
   );
-  log('');
-  log(table(rows));
-  log('');
-  log(`Wrote ${out} (informational; exit code is always 0)`);
+}
+
+const mibps = (v: number): string => `${v.toFixed(0)} MiB/s`;
+
+async function downloadRows(
+  workDir: string,
+  sizeBytes: number,
+  rows: Row[],
+  results: Record<string, unknown>,
+): Promise<void> {
+  const dl = await runArtifactDownload({ workDir, sizeBytes, streams: [1, 32], log });
+  results.artifactDownload = dl;
+  if (dl.skipped) return;
+  const size = `${(sizeBytes / 1024 / 1024).toFixed(0)} MiB`;
+  for (const p of dl.parallel) {
+    const ratio = p.otterMiBps / p.nginxMiBps;
+    const goal = p.streams === 1 ? 0.6 : 0.5;
+    rows.push({
+      metric: `Artifact download, ${p.streams} stream(s), ${size}`,
+      otter: mibps(p.otterMiBps),
+      reference: `${mibps(p.nginxMiBps)} (nginx)`,
+      ratio,
+      goal: `>= ${goal}`,
+      status: ratio >= goal ? 'PASS' : 'FAIL',
+    });
+  }
+  const ratio = dl.ranged.rangedMiBps / dl.ranged.fullMiBps;
+  rows.push({
+    metric: `Ranged download, ${dl.ranged.chunks} x 1 MiB, hashes checked`,
+    otter: mibps(dl.ranged.rangedMiBps),
+    reference: `${mibps(dl.ranged.fullMiBps)} (full GET)`,
+    ratio,
+    goal: '>= 0.8',
+    status: ratio >= 0.8 ? 'PASS' : 'FAIL',
+  });
 }
 
 main().then(

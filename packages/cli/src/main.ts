@@ -1,10 +1,13 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, startServer } from '@otter/server';
+import { CliError } from './client.js';
+import { keysCommand } from './commands/keys.js';
 
 const USAGE = `usage: otter <command> [options]
 
 commands:
   server [--config FILE]   start the Otter server (settings: docs/configuration.md)
+  keys <subcommand>        signing keys: generate, import, list, register (docs/signing.md)
   help                     show this text
 `;
 
@@ -15,6 +18,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'server':
         return await serverCommand(rest);
+      case 'keys':
+        return await keysCommand(rest, process.env);
       case undefined:
       case 'help':
       case '--help':
@@ -26,7 +31,11 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (e) {
-    if (e instanceof ConfigError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (e instanceof CliError) {
+      process.stderr.write(`otter: ${e.message}\n`);
+      return e.exitCode;
+    }
+    if (e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) {
       process.stderr.write(`otter: ${(e as Error).message}\n`);
       return 2;
     }

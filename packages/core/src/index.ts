@@ -1,4 +1,6 @@
 export * from './clock.js';
 export * from './errors.js';
 export * from './fleet-query/index.js';
+export * from './jobs/index.js';
 export * from './shadow/index.js';
+export * from './signing/index.js';

@@ -1,14 +1,22 @@
 import { type Clock, systemClock } from '@otter/core';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { ArtifactService } from './artifacts/artifact-service.js';
 import { type AwsHandlers, newRequestId, registerAwsPlane } from './aws/aws-plane.js';
 import type { ServerConfig } from './config.js';
 import type { AccessKey } from './credentials.js';
 import { installErrorHandler } from './http/error-handler.js';
+import { registerArtifactsApi } from './native/artifacts-api.js';
+import { registerSigningKeysApi } from './native/signing-keys-api.js';
+import type { RegistryStore } from './store/registry-store.js';
 
 export interface AppOptions {
   config: ServerConfig;
   accessKeys: AccessKey[];
   handlers: AwsHandlers;
+  /** The native artifact API (`/v1/artifacts`, `/v1/presign`) is served when given. */
+  artifacts?: ArtifactService;
+  /** The native signing key registry (`/v1/signing-keys`) is served when given. */
+  store?: RegistryStore;
   clock?: Clock;
   logger?: boolean | object;
 }
@@ -22,6 +30,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     routerOptions: { maxParamLength: 1024, ignoreTrailingSlash: true },
     genReqId: newRequestId,
     requestIdHeader: false,
+    // Malformed percent-encoding in the path fails before routing: answer it in the AWS error shape.
+    frameworkErrors: (error, req, reply) => {
+      reply
+        .code(400)
+        .header('x-amzn-ErrorType', 'InvalidRequestException')
+        .header('x-amzn-RequestId', req.id)
+        .type('application/json')
+        .send(JSON.stringify({ __type: 'InvalidRequestException', message: error.message }));
+    },
   });
   // Bodies stay raw bytes: SigV4 hashes them and the model-driven codec parses them.
   app.removeAllContentTypeParsers();
@@ -39,5 +56,23 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     lookupSecret: (id) => secrets.get(id),
     allowAnonymous: config.allowAnonymous,
   });
+  if (opts.artifacts) {
+    registerArtifactsApi(app, {
+      service: opts.artifacts,
+      clock: opts.clock ?? systemClock,
+      maxSkewMs: config.maxSkewSeconds * 1000,
+      lookupSecret: (id) => secrets.get(id),
+      allowAnonymous: config.allowAnonymous,
+    });
+  }
+  if (opts.store) {
+    registerSigningKeysApi(app, {
+      store: opts.store,
+      clock: opts.clock ?? systemClock,
+      maxSkewMs: config.maxSkewSeconds * 1000,
+      lookupSecret: (id) => secrets.get(id),
+      allowAnonymous: config.allowAnonymous,
+    });
+  }
   return app;
 }

@@ -14,6 +14,21 @@ export const SERVER_SETTINGS = {
   bodyLimitBytes: { env: 'OTTER_BODY_LIMIT_BYTES', default: 1_048_576, type: 'int' },
   logLevel: { env: 'OTTER_LOG_LEVEL', default: 'info', type: 'string' },
   allowAnonymous: { env: 'OTTER_ALLOW_ANONYMOUS', default: false, type: 'bool' },
+  maxArtifactBytes: { env: 'OTTER_MAX_ARTIFACT_BYTES', default: 8 * 1024 ** 3, type: 'int' },
+  /** Base of presigned artifact URLs; absent: the URL the server listens on. */
+  publicUrl: { env: 'OTTER_PUBLIC_URL', default: undefined, type: 'string' },
+  /** Key of presigned artifact URLs; absent: derived from the secret access key (docs/configuration.md). */
+  presignSecret: { env: 'OTTER_PRESIGN_SECRET', default: undefined, type: 'string' },
+  /** Where artifact bytes live: a folder, `file:///abs/path` or `s3://bucket/prefix?…` (artifacts/create-blob-store.ts). */
+  artifactsUrl: { env: 'OTTER_ARTIFACTS_URL', default: undefined, type: 'string' },
+  /** Embedded MQTT broker, plain TCP; `0` picks a free port, `-1` or `off` disables the listener. */
+  mqttPort: { env: 'OTTER_MQTT_PORT', default: 8783, type: 'portOrOff' },
+  /** Embedded MQTT broker over WebSocket (path `/mqtt`); `0` free port, `-1`/`off` disables. */
+  mqttWsPort: { env: 'OTTER_MQTT_WS_PORT', default: 8784, type: 'portOrOff' },
+  /** Embedded MQTT broker over TLS with client certificates (docs/mqtt.md); absent: no TLS listener. */
+  mqttTlsPort: { env: 'OTTER_MQTT_TLS_PORT', default: undefined, type: 'port' },
+  /** External broker (`mqtt://host:1883`, `mqtts://…`, `ws://…`): no embedded broker; Otter joins as a client. */
+  mqttUrl: { env: 'OTTER_MQTT_URL', default: undefined, type: 'string' },
 } as const;
 
 type Setting = (typeof SERVER_SETTINGS)[keyof typeof SERVER_SETTINGS];
@@ -42,6 +57,9 @@ function coerce(key: string, setting: Setting, raw: unknown, from: string): unkn
       if (raw === 'true' || raw === '1') return true;
       if (raw === 'false' || raw === '0') return false;
       throw fail('true or false');
+    case 'portOrOff':
+      if (raw === 'off' || raw === -1 || raw === '-1') return -1;
+      return coerce(key, SERVER_SETTINGS.port, raw, from);
     case 'int':
     case 'port': {
       const n =

@@ -1,6 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { type Clock, systemClock } from '@otter/core';
 import { buildApp } from './app.js';
+import { ArtifactService } from './artifacts/artifact-service.js';
+import type { BlobStore } from './artifacts/blob-store.js';
+import { createBlobStore } from './artifacts/create-blob-store.js';
+import { derivePresignSecret } from './artifacts/presign.js';
 import { loadServerConfig, type ServerConfig } from './config.js';
 import { resolveAccessKey } from './credentials.js';
 import { createAwsHandlers } from './handlers/index.js';
@@ -20,6 +24,8 @@ export interface RunningServer {
   config: ServerConfig;
   accessKeyId: string;
   secretAccessKey: string;
+  /** Artifacts: names, blobs and presigned URLs (`presignArtifactUrl` for the jobs engine). */
+  artifacts: ArtifactService;
   log: { info(obj: object, msg: string): void };
   close(): Promise<void>;
 }
@@ -35,10 +41,31 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   );
   const db = await createDatabase(config.databaseUrl, config.dataDir);
   const store = new RegistryStore(db);
+  let blobs: BlobStore;
+  try {
+    blobs = createBlobStore(config.artifactsUrl, config.dataDir);
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+  let url = '';
+  const artifacts = new ArtifactService({
+    artifacts: store.artifacts,
+    blobs,
+    clock,
+    maxBytes: config.maxArtifactBytes,
+    presignSecret:
+      config.presignSecret === undefined
+        ? derivePresignSecret(key.secretAccessKey)
+        : Buffer.from(config.presignSecret, 'utf8'),
+    publicUrl: () => (config.publicUrl ?? url).replace(/\/+$/, ''),
+  });
   const app = buildApp({
     config,
     accessKeys: [key],
     handlers: createAwsHandlers({ store, clock }),
+    artifacts,
+    store,
     clock,
     logger: opts.logger === false ? false : { level: config.logLevel },
   });
@@ -47,11 +74,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   } catch (e) {
     await app.close();
     await db.close();
+    await blobs.close();
     throw e;
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   app.log.info({ url, database: db.kind, dataDir: config.dataDir }, 'otter server ready');
   if (generated && opts.logger !== false) {
     process.stdout.write(
@@ -68,9 +96,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     config,
     accessKeyId: key.accessKeyId,
     secretAccessKey: key.secretAccessKey,
+    artifacts,
     log: app.log,
     close: () => {
-      closing ??= app.close().then(() => db.close());
+      closing ??= app.close().then(() => Promise.all([db.close(), blobs.close()]).then(() => {}));
       return closing;
     },
   };

@@ -1,10 +1,12 @@
 import type { Clock } from '@otter/core';
 import type { AwsHandler, AwsHandlers } from '../aws/aws-plane.js';
 import { DynamicGroups } from '../services/dynamic-groups.js';
+import { checkPackageShadowUpdate, PACKAGE_SHADOW } from '../services/package-shadow.js';
 import type { RegistryStore } from '../store/index.js';
+import { certificateHandlers, refusingAttachedPrincipals } from './certificates.js';
 import { fleetIndexHandlers } from './fleet-index.js';
-import { packageHandlers } from './packages.js';
-import { shadowHandlers } from './shadows.js';
+import { type PublishCheck, packageHandlers } from './packages.js';
+import { type ShadowChange, shadowHandlers } from './shadows.js';
 import { tagHandlers } from './tags.js';
 import { thingGroupHandlers } from './thing-groups.js';
 import { thingTypeHandlers } from './thing-types.js';
@@ -13,10 +15,14 @@ import { thingHandlers } from './things.js';
 export interface HandlerDeps {
   store: RegistryStore;
   clock: Clock;
+  /** Runs before a package version is published (artifact and signature checks); default: accept. */
+  publishCheck?: PublishCheck | undefined;
+  /** Hears every accepted shadow change after dynamic groups have followed it (MQTT notifications). */
+  onShadowChange?: ((change: ShadowChange) => Promise<void>) | undefined;
 }
 
 /** Every AWS operation Otter serves, by signing service. */
-export function createAwsHandlers({ store, clock }: HandlerDeps): AwsHandlers {
+export function createAwsHandlers({ store, clock, publishCheck, onShadowChange }: HandlerDeps): AwsHandlers {
   const dynamicGroups = new DynamicGroups(store);
   /** Dynamic group membership follows every change to a thing's registry data or shadows. */
   const refreshing =
@@ -32,12 +38,25 @@ export function createAwsHandlers({ store, clock }: HandlerDeps): AwsHandlers {
       ...things,
       CreateThing: refreshing(things.CreateThing!),
       UpdateThing: refreshing(things.UpdateThing!),
+      DeleteThing: refusingAttachedPrincipals(store, things.DeleteThing!),
       ...thingTypeHandlers(store, clock),
       ...thingGroupHandlers(store, clock, dynamicGroups),
       ...fleetIndexHandlers(store),
       ...tagHandlers(store),
-      ...packageHandlers(store, clock),
+      ...packageHandlers(store, clock, { publishCheck }),
+      ...certificateHandlers(store, clock),
     },
-    iotdata: shadowHandlers(store, clock, (thingName) => dynamicGroups.refreshThing(thingName)),
+    iotdata: shadowHandlers(
+      store,
+      clock,
+      async (change) => {
+        await dynamicGroups.refreshThing(change.thingName);
+        await onShadowChange?.(change);
+      },
+      // The reserved `$package` shadow may name only package versions the catalog has.
+      async (_thingName, shadowName, payload) => {
+        if (shadowName === PACKAGE_SHADOW) await checkPackageShadowUpdate(store.packages, payload);
+      },
+    ),
   };
 }

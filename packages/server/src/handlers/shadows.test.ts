@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CreateThingCommand } from '@aws-sdk/client-iot';
+import { CreatePackageCommand, CreatePackageVersionCommand, CreateThingCommand } from '@aws-sdk/client-iot';
 import {
   DeleteThingShadowCommand,
   GetThingShadowCommand,
@@ -177,6 +177,9 @@ for (const backend of BACKENDS) {
     });
 
     test('$package is an allowed shadow name, other $ names are reserved', async () => {
+      // $package entries must name catalog versions (package-shadow.test.ts covers the checks).
+      await s.iot.send(new CreatePackageCommand({ packageName: 'agent' }));
+      await s.iot.send(new CreatePackageVersionCommand({ packageName: 'agent', versionName: '1.2.0' }));
       await update('quiet', { state: { reported: { agent: { version: '1.2.0' } } } }, '$package');
       assert.deepEqual((await get('quiet', '$package')).state.reported, { agent: { version: '1.2.0' } });
       await rejects(
@@ -249,8 +252,8 @@ describe('shadowHandlers notify onThingChanged', () => {
   test('after accepted updates and deletes only', async () => {
     const clock = new ManualClock();
     const changed: string[] = [];
-    const h = shadowHandlers(store, clock, async (name) => {
-      changed.push(name);
+    const h = shadowHandlers(store, clock, async (change) => {
+      changed.push(change.thingName);
     });
     const ctx = {} as AwsContext;
     await store.things.create({ thingName: 'dev' }, clock.now());

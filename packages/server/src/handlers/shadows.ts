@@ -1,12 +1,16 @@
 import {
   applyShadowUpdate,
   type Clock,
+  type DeltaDocument,
   epochSeconds,
   isOtterError,
   notFound,
+  type ShadowDeleteDocument,
+  type ShadowSnapshot,
   type ShadowState,
   shadowDeleteResponse,
   shadowGetResponse,
+  type UpdateAcceptedDocument,
   validateShadowName,
 } from '@otter/core';
 import type { AwsHandler } from '../aws/aws-plane.js';
@@ -38,19 +42,45 @@ const noShadow = (thingName: string, shadowName: string) =>
 /** Shadow documents travel as the raw blob payload (JsonDocument), never re-encoded by the codec. */
 const json = (doc: unknown): Buffer => Buffer.from(JSON.stringify(doc), 'utf8');
 
+/**
+ * One accepted change to a shadow, from HTTP or MQTT. `shadowName` is undefined for the classic
+ * shadow. `accepted` is the `/update/accepted` or `/delete/accepted` payload, `delta` the
+ * `/update/delta` payload when the update set a desired value that differs from reported.
+ */
+export interface ShadowChange {
+  thingName: string;
+  shadowName: string | undefined;
+  kind: 'update' | 'delete';
+  /** The shadow before the change; absent when the update created it. */
+  previous?: ShadowSnapshot;
+  /** The shadow after an update; absent after a delete. */
+  current?: ShadowSnapshot;
+  delta?: DeltaDocument;
+  accepted: UpdateAcceptedDocument | ShadowDeleteDocument;
+  version: number;
+  /** Epoch seconds. */
+  timestamp: number;
+  clientToken?: string;
+}
+
 interface ShadowInput {
   thingName: string;
   shadowName?: string;
 }
 
+/** Checks an update's payload before it is applied (e.g. `$package` against the catalog); throws to refuse it. */
+export type ShadowUpdateCheck = (thingName: string, shadowName: string, payload: Buffer) => Promise<void>;
+
 /**
- * The iot-data (Device Shadow REST API) operations. `onThingChanged` runs after every accepted
- * update or delete, so dynamic groups and the fleet index follow the shadow.
+ * The iot-data (Device Shadow REST API) operations. `onChange` runs after every accepted update
+ * or delete, so dynamic groups, the fleet index and MQTT subscribers follow the shadow. `checkUpdate` runs
+ * before an update changes anything.
  */
 export function shadowHandlers(
   store: RegistryStore,
   clock: Clock,
-  onThingChanged: (thingName: string) => Promise<void>,
+  onChange: (change: ShadowChange) => Promise<void>,
+  checkUpdate?: ShadowUpdateCheck,
 ): Record<string, AwsHandler> {
   return {
     GetThingShadow: async (input: ShadowInput) => {
@@ -63,6 +93,7 @@ export function shadowHandlers(
     UpdateThingShadow: async (input: ShadowInput & { payload: Buffer }) => {
       const name = shadowKey(input.shadowName);
       await store.things.describe(input.thingName); // ResourceNotFoundException for an unknown thing
+      await checkUpdate?.(input.thingName, name, input.payload);
       for (let attempt = 1; ; attempt++) {
         const current: ShadowState | undefined = await store.shadows.get(input.thingName, name);
         const now = clock.now();
@@ -87,7 +118,18 @@ export function shadowHandlers(
             continue;
           throw error;
         }
-        await onThingChanged(input.thingName);
+        await onChange({
+          thingName: input.thingName,
+          shadowName: input.shadowName,
+          kind: 'update',
+          ...(current ? { previous: result.documents.previous! } : {}),
+          current: result.documents.current,
+          ...(result.delta ? { delta: result.delta } : {}),
+          accepted: result.accepted,
+          version: result.next.version,
+          timestamp: result.next.timestamp,
+          ...(result.accepted.clientToken === undefined ? {} : { clientToken: result.accepted.clientToken }),
+        });
         return { payload: json(result.accepted) };
       }
     },
@@ -96,8 +138,17 @@ export function shadowHandlers(
       const name = shadowKey(input.shadowName);
       const deleted = await store.shadows.delete(input.thingName, name, undefined, clock.now());
       if (!deleted) throw noShadow(input.thingName, name);
-      await onThingChanged(input.thingName);
-      return { payload: json(shadowDeleteResponse(deleted, clock.now())) };
+      const accepted = shadowDeleteResponse(deleted, clock.now());
+      await onChange({
+        thingName: input.thingName,
+        shadowName: input.shadowName,
+        kind: 'delete',
+        previous: { state: deleted.state, metadata: deleted.metadata, version: deleted.version },
+        accepted,
+        version: deleted.version,
+        timestamp: accepted.timestamp,
+      });
+      return { payload: json(accepted) };
     },
 
     ListNamedShadowsForThing: async (input: { thingName: string; nextToken?: string; pageSize?: number }) => {

@@ -1,3 +1,14 @@
+export type { ArtifactRecord, ListArtifactsRequest } from './artifact-store.js';
+export { ArtifactStore } from './artifact-store.js';
+export {
+  CERTIFICATE_STATUSES,
+  type CertificateMode,
+  type CertificateRecord,
+  type CertificateStatus,
+  CertificateStore,
+  type DeviceCaRecord,
+  type ThingPrincipalType,
+} from './certificate-store.js';
 export { createDatabase } from './create-database.js';
 export { MIGRATIONS, type Migration, migrate } from './migrations.js';
 export type {
@@ -9,6 +20,7 @@ export type {
 export type * from './records.js';
 export { RegistryStore } from './registry-store.js';
 export { CLASSIC_SHADOW } from './shadow-store.js';
+export { type NewSigningKey, type SigningKeyRecord, SigningKeyStore } from './signing-key-store.js';
 export type { QueryOptions, SqlDatabase, SqlExecutor, SqlKind } from './sql/sql-database.js';
 export { UniqueViolation } from './sql/sql-database.js';
 export type {

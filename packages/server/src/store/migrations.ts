@@ -133,6 +133,95 @@ CREATE TABLE package_versions (
 )`;
     },
   },
+  {
+    // Native artifact API: names of content-addressed blobs (docs/native-api.md).
+    id: '0004_artifacts',
+    up(kind) {
+      const { name } = TYPES[kind];
+      return `
+CREATE TABLE artifacts (
+  name ${name} PRIMARY KEY,
+  sha256 TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  content_type TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX artifacts_sha256 ON artifacts (sha256)`;
+    },
+  },
+  {
+    // Public keys that artifact signatures are checked against (docs/signing.md). Never private keys.
+    id: '0005_signing_keys',
+    up(kind) {
+      const { name } = TYPES[kind];
+      return `
+CREATE TABLE signing_keys (
+  key_id TEXT PRIMARY KEY,
+  name ${name} NOT NULL UNIQUE,
+  algorithm TEXT NOT NULL,
+  public_key_pem TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+)`;
+    },
+  },
+  {
+    // Catalog: artifact, recipe and SBOM of package versions; clientToken idempotency records.
+    id: '0006_package_catalog',
+    up(kind) {
+      const { name } = TYPES[kind];
+      return `
+ALTER TABLE package_versions ADD COLUMN artifact TEXT NULL;
+ALTER TABLE package_versions ADD COLUMN recipe TEXT NULL;
+ALTER TABLE package_versions ADD COLUMN sbom TEXT NULL;
+ALTER TABLE package_versions ADD COLUMN sbom_validation_status TEXT NULL;
+CREATE TABLE idempotency_tokens (
+  operation ${name} NOT NULL,
+  token ${name} NOT NULL,
+  request_hash TEXT NOT NULL,
+  response_json TEXT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (operation, token)
+);
+CREATE INDEX idempotency_tokens_created ON idempotency_tokens (created_at)`;
+    },
+  },
+  {
+    // Device identity: the Otter device CA, X.509 certificates and their attachment to things.
+    id: '0007_certificates',
+    up(kind) {
+      const { name } = TYPES[kind];
+      return `
+CREATE TABLE device_ca (
+  id TEXT PRIMARY KEY,
+  certificate_id TEXT NOT NULL,
+  certificate_pem TEXT NOT NULL,
+  private_key_pem TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE certificates (
+  certificate_id TEXT PRIMARY KEY,
+  certificate_pem TEXT NOT NULL,
+  status TEXT NOT NULL,
+  ca_certificate_id TEXT NULL,
+  certificate_mode TEXT NOT NULL,
+  not_before BIGINT NOT NULL,
+  not_after BIGINT NOT NULL,
+  generation_id TEXT NOT NULL,
+  customer_version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX certificates_created ON certificates (created_at, certificate_id);
+CREATE TABLE thing_principals (
+  thing_name ${name} NOT NULL,
+  certificate_id TEXT NOT NULL,
+  principal_type TEXT NOT NULL,
+  attached_at BIGINT NOT NULL,
+  PRIMARY KEY (thing_name, certificate_id)
+);
+CREATE INDEX thing_principals_certificate ON thing_principals (certificate_id, thing_name)`;
+    },
+  },
 ];
 
 /** Applies pending migrations in one transaction (PostgreSQL: under an advisory lock). */

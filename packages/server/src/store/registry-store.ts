@@ -7,6 +7,8 @@ import {
   type SqlDialect,
   sqliteDialect,
 } from '@otter/core';
+import { ArtifactStore } from './artifact-store.js';
+import { CertificateStore } from './certificate-store.js';
 import { PackageStore } from './package-store.js';
 import {
   type Page,
@@ -18,6 +20,7 @@ import {
 } from './records.js';
 import { SettingsStore } from './settings-store.js';
 import { ShadowStore } from './shadow-store.js';
+import { SigningKeyStore } from './signing-key-store.js';
 import type { SqlDatabase, SqlExecutor, SqlKind } from './sql/sql-database.js';
 import { TagStore } from './tag-store.js';
 import { ThingGroupStore } from './thing-group-store.js';
@@ -37,6 +40,12 @@ export class RegistryStore {
   readonly tags: TagStore;
   readonly settings: SettingsStore;
   readonly packages: PackageStore;
+  /** Names of stored artifacts (the native artifact API). */
+  readonly artifacts: ArtifactStore;
+  /** Public keys that artifact signatures are checked against. */
+  readonly signingKeys: SigningKeyStore;
+  /** X.509 device certificates, their things, and the device CA. */
+  readonly certificates: CertificateStore;
   /** The dialect to compile fleet queries with for `searchCompiled`. */
   readonly fleetDialect: SqlDialect;
 
@@ -48,6 +57,9 @@ export class RegistryStore {
     this.tags = new TagStore(db);
     this.settings = new SettingsStore(db);
     this.packages = new PackageStore(db);
+    this.artifacts = new ArtifactStore(db);
+    this.signingKeys = new SigningKeyStore(db);
+    this.certificates = new CertificateStore(db);
     this.fleetDialect = FLEET_DIALECTS[db.kind];
   }
 
