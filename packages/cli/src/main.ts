@@ -2,12 +2,14 @@ import { parseArgs } from 'node:util';
 import { ConfigError, startServer } from '@otter/server';
 import { CliError } from './client.js';
 import { keysCommand } from './commands/keys.js';
+import { packageCommand } from './commands/package.js';
 
 const USAGE = `usage: otter <command> [options]
 
 commands:
   server [--config FILE]   start the Otter server (settings: docs/configuration.md)
   keys <subcommand>        signing keys: generate, import, list, register (docs/signing.md)
+  package <subcommand>     package versions: push, ls, show (docs/packages.md)
   help                     show this text
 `;
 
@@ -20,6 +22,8 @@ export async function main(argv: string[]): Promise<number> {
         return await serverCommand(rest);
       case 'keys':
         return await keysCommand(rest, process.env);
+      case 'package':
+        return await packageCommand(rest, process.env);
       case undefined:
       case 'help':
       case '--help':

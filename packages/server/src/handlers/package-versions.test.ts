@@ -58,7 +58,10 @@ for (const backend of BACKENDS) {
       assert.equal(v.sbom, undefined);
       assert.equal(v.sbomValidationStatus, undefined);
 
-      const moved = { s3Location: { bucket: 'firmware', key: 'fw/1.0.0/image-2.bin' } };
+      // Publishing checks that the artifact exists in Otter's store (bucket `otter` on the file system).
+      const upload = await s.native('PUT', '/v1/artifacts/fw/1.0.0/image-2.bin', Buffer.from('image 2'));
+      assert.ok(upload.ok, `upload: ${upload.status}`);
+      const moved = { s3Location: { bucket: 'otter', key: 'fw/1.0.0/image-2.bin' } };
       await s.iot.send(
         new UpdatePackageVersionCommand({ packageName: 'art', versionName: '1.0.0', artifact: moved }),
       );

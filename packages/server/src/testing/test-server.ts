@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Sha256 } from '@aws-crypto/sha256-js';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import { SignatureV4 } from '@smithy/signature-v4';
 import pg from 'pg';
 import { type RunningServer, startServer } from '../main.js';
 
@@ -19,7 +22,53 @@ export interface TestServer {
   iot: IoTClient;
   data: IoTDataPlaneClient;
   region: string;
+  /** A SigV4-signed request (service `otter`) to the native API, e.g. native('PUT', '/v1/artifacts/a', bytes). */
+  native(
+    method: string,
+    path: string,
+    body?: Buffer | object,
+    headers?: Record<string, string>,
+  ): Promise<Response>;
   close(): Promise<void>;
+}
+
+/** Signs and sends a native API request the way the `otter` CLI does; objects are sent as JSON. */
+export async function nativeRequest(
+  server: RunningServer,
+  region: string,
+  method: string,
+  path: string,
+  body?: Buffer | object,
+  extraHeaders: Record<string, string> = {},
+): Promise<Response> {
+  const url = new URL(server.url + path);
+  const bytes =
+    body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string> = {
+    host: url.host,
+    'x-amz-content-sha256': createHash('sha256').update(bytes).digest('hex'),
+    ...(body !== undefined && !Buffer.isBuffer(body) ? { 'content-type': 'application/json' } : {}),
+    ...extraHeaders,
+  };
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    region,
+    service: 'otter',
+    sha256: Sha256,
+  });
+  const query = Object.fromEntries(url.searchParams);
+  const signed = await signer.sign({
+    method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: url.pathname,
+    query,
+    headers,
+    body: bytes,
+  });
+  const { host: _host, ...send } = signed.headers;
+  return fetch(url, { method, headers: send, ...(body === undefined ? {} : { body: bytes }) });
 }
 
 /** A fresh PostgreSQL database on the test server, dropped by the returned cleanup. */
@@ -70,6 +119,7 @@ export async function startTestServer(backend = 'sqlite', region = 'eu-west-1'):
     region,
     iot: new IoTClient(clientConfig),
     data: new IoTDataPlaneClient(clientConfig),
+    native: (method, path, body, headers) => nativeRequest(server, region, method, path, body, headers),
     close: async () => {
       await server.close();
       await database?.drop();

@@ -1,0 +1,91 @@
+/**
+ * The check UpdatePackageVersion runs before a version becomes PUBLISHED (docs/packages.md): a
+ * version that names an artifact must name one Otter stores, whose SHA-256 and size match the
+ * version's `sha256` and `size` attributes, and whose signature attributes verify against the
+ * artifact's real SHA-256. Anything wrong is a ValidationException, and nothing changes.
+ */
+import { OtterError } from '@otter/core';
+import { validateArtifactName } from '../artifacts/artifact-name.js';
+import type { BlobStore } from '../artifacts/blob-store.js';
+import { S3BlobStore } from '../artifacts/s3-blob-store.js';
+import type { PublishCheck } from '../store/package-store.js';
+import type { RegistryStore } from '../store/registry-store.js';
+import { verifyVersionSignature } from './signatures.js';
+
+/** The bucket name that stands for Otter's own artifact store when artifacts live on the file system. */
+export const FS_ARTIFACT_BUCKET = 'otter';
+
+/** Attributes that make a version signed: any of them starts the signature check. */
+const SIGNATURE_ATTRIBUTES = ['signature', 'signatureAlgorithm', 'signingKeyId'] as const;
+
+/** The bucket a version's `artifact.s3Location.bucket` must name: S3's real bucket, else `otter`. */
+export function artifactBucketOf(blobs: BlobStore): string {
+  return blobs instanceof S3BlobStore ? blobs.bucket : FS_ARTIFACT_BUCKET;
+}
+
+const validation = (message: string) => new OtterError('ValidationException', message);
+
+export interface PublishCheckOptions {
+  store: RegistryStore;
+  /** Otter's artifact bucket (artifactBucketOf). */
+  bucket: string;
+}
+
+/** The publish check for UpdatePackageVersion's PUBLISH (HandlerDeps.publishCheck). */
+export function createPublishCheck({ store, bucket }: PublishCheckOptions): PublishCheck {
+  return async (version) => {
+    const attributes = version.attributes;
+    const what = `Publish check of ${version.packageName} ${version.versionName}`;
+    let artifactSha256: string | undefined;
+    const location = version.artifact?.s3Location;
+    if (location) {
+      if (location.bucket !== bucket) {
+        throw validation(
+          `${what}: artifact.s3Location.bucket ${JSON.stringify(location.bucket)} is not Otter's artifact ` +
+            `bucket; name the artifact with bucket ${JSON.stringify(bucket)} and key = its artifact name`,
+        );
+      }
+      try {
+        validateArtifactName(location.key);
+      } catch (e) {
+        throw validation(`${what}: artifact.s3Location.key: ${(e as Error).message}`);
+      }
+      const artifact = await store.artifacts.get(location.key);
+      if (!artifact) {
+        throw validation(
+          `${what}: artifact ${location.key} does not exist (upload it first: otter package push, or ` +
+            `PUT /v1/artifacts/${location.key})`,
+        );
+      }
+      const sha256 = attributes.sha256;
+      if (sha256 !== undefined && sha256.toLowerCase() !== artifact.sha256) {
+        throw validation(
+          `${what}: attribute sha256 ${JSON.stringify(sha256.slice(0, 80))} does not match artifact ` +
+            `${artifact.name}, whose SHA-256 is ${artifact.sha256}`,
+        );
+      }
+      const size = attributes.size;
+      if (size !== undefined && size !== String(artifact.size)) {
+        throw validation(
+          `${what}: attribute size ${JSON.stringify(size.slice(0, 80))} does not match artifact ` +
+            `${artifact.name}, which has ${artifact.size} bytes`,
+        );
+      }
+      artifactSha256 = artifact.sha256;
+    }
+    if (SIGNATURE_ATTRIBUTES.some((a) => attributes[a] !== undefined)) {
+      // Against the stored bytes' digest when there is an artifact: a signature of some other file
+      // with a matching `sha256` attribute must not pass.
+      const fields = {
+        sha256: artifactSha256 ?? attributes.sha256,
+        signature: attributes.signature,
+        signatureAlgorithm: attributes.signatureAlgorithm,
+        signingKeyId: attributes.signingKeyId,
+      };
+      await verifyVersionSignature(
+        store,
+        Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
+      );
+    }
+  };
+}
