@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '@otter/core';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ArtifactService } from './artifacts/artifact-service.js';
 import { type AwsHandlers, newRequestId, registerAwsPlane } from './aws/aws-plane.js';
 import type { ServerConfig } from './config.js';
@@ -31,8 +31,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     genReqId: newRequestId,
     requestIdHeader: false,
     // Malformed percent-encoding in the path fails before routing: answer it in the AWS error shape.
-    frameworkErrors: (error, req, reply) => {
-      reply
+    frameworkErrors: (error, req, res) => {
+      (res as FastifyReply)
         .code(400)
         .header('x-amzn-ErrorType', 'InvalidRequestException')
         .header('x-amzn-RequestId', req.id)

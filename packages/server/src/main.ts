@@ -8,6 +8,7 @@ import { derivePresignSecret } from './artifacts/presign.js';
 import { loadServerConfig, type ServerConfig } from './config.js';
 import { resolveAccessKey } from './credentials.js';
 import { createAwsHandlers } from './handlers/index.js';
+import { artifactBucketOf, createPublishCheck } from './services/publish-check.js';
 import { createDatabase, RegistryStore } from './store/index.js';
 
 export interface StartOptions {
@@ -63,7 +64,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const app = buildApp({
     config,
     accessKeys: [key],
-    handlers: createAwsHandlers({ store, clock }),
+    handlers: createAwsHandlers({
+      store,
+      clock,
+      publishCheck: createPublishCheck({ store, bucket: artifactBucketOf(blobs) }),
+    }),
     artifacts,
     store,
     clock,

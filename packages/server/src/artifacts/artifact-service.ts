@@ -4,14 +4,19 @@ import type { ArtifactRecord, ArtifactStore } from '../store/artifact-store.js';
 import type { Page } from '../store/records.js';
 import { validateArtifactName } from './artifact-name.js';
 import {
-  BlobTooLargeError,
   type BlobStore,
+  BlobTooLargeError,
   type ByteRange,
   DigestMismatchError,
   SHA256_HEX,
   TruncatedBlobError,
 } from './blob-store.js';
-import { PRESIGN_EXPIRES_PARAM, PRESIGN_SIGNATURE_PARAM, presignSignature, sameSignature } from './presign.js';
+import {
+  PRESIGN_EXPIRES_PARAM,
+  PRESIGN_SIGNATURE_PARAM,
+  presignSignature,
+  sameSignature,
+} from './presign.js';
 
 export const PRESIGN_MIN_SECONDS = 60;
 export const PRESIGN_MAX_SECONDS = 3600;
@@ -144,7 +149,10 @@ export class ArtifactService {
    * A download URL for `name` that needs no credentials, valid for `expiresInSec` (60–3600). With
    * an object store that presigns itself (S3), the store's own URL; otherwise Otter's HMAC URL.
    */
-  async presignArtifactUrl(name: string, expiresInSec: number = PRESIGN_DEFAULT_SECONDS): Promise<PresignedUrl> {
+  async presignArtifactUrl(
+    name: string,
+    expiresInSec: number = PRESIGN_DEFAULT_SECONDS,
+  ): Promise<PresignedUrl> {
     if (
       !Number.isInteger(expiresInSec) ||
       expiresInSec < PRESIGN_MIN_SECONDS ||

@@ -1,15 +1,24 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  open as openCallback,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import {
-  BlobNotFoundError,
-  BlobTooLargeError,
   type BlobInfo,
+  BlobNotFoundError,
   type BlobStore,
+  BlobTooLargeError,
   type ByteRange,
   DigestMismatchError,
   type PutBlobOptions,
@@ -41,7 +50,8 @@ export class FsBlobStore implements BlobStore {
   }
 
   async put(body: Readable, opts: PutBlobOptions): Promise<PutBlobResult> {
-    const limit = opts.expectedSize === undefined ? opts.maxBytes : Math.min(opts.maxBytes, opts.expectedSize);
+    const limit =
+      opts.expectedSize === undefined ? opts.maxBytes : Math.min(opts.maxBytes, opts.expectedSize);
     if (opts.expectedSize !== undefined && opts.expectedSize > opts.maxBytes) {
       body.destroy();
       throw new BlobTooLargeError(opts.maxBytes);
@@ -62,7 +72,11 @@ export class FsBlobStore implements BlobStore {
     });
     try {
       // `flush: true` fsyncs before the stream reports close.
-      await pipeline(body, meter, createWriteStream(tmpPath, { flags: 'wx', flush: true, highWaterMark: CHUNK }));
+      await pipeline(
+        body,
+        meter,
+        createWriteStream(tmpPath, { flags: 'wx', flush: true, highWaterMark: CHUNK }),
+      );
       if (opts.expectedSize !== undefined && size !== opts.expectedSize) {
         throw new TruncatedBlobError(opts.expectedSize, size);
       }
@@ -91,18 +105,19 @@ export class FsBlobStore implements BlobStore {
 
   async read(sha256: string, range?: ByteRange): Promise<Readable> {
     if (!SHA256_HEX.test(sha256)) throw new BlobNotFoundError(sha256);
-    let fh: Awaited<ReturnType<typeof open>>;
+    if (range !== undefined && (range.start < 0 || range.end < range.start)) {
+      throw new RangeError(`invalid byte range ${range.start}-${range.end}`);
+    }
+    let fd: number;
     try {
-      fh = await open(this.localPath(sha256), 'r');
+      fd = await openFd(this.localPath(sha256), 'r');
     } catch (e) {
       if (isNotFound(e)) throw new BlobNotFoundError(sha256);
       throw e;
     }
-    if (range !== undefined && (range.start < 0 || range.end < range.start)) {
-      await fh.close();
-      throw new RangeError(`invalid byte range ${range.start}-${range.end}`);
-    }
-    return fh.createReadStream({
+    // A numeric fd keeps the classic fs.read path, markedly faster than FileHandle streams.
+    return createReadStream('', {
+      fd,
       highWaterMark: CHUNK,
       ...(range === undefined ? {} : { start: range.start, end: range.end }),
     });
@@ -152,13 +167,16 @@ export class FsBlobStore implements BlobStore {
       try {
         const pid = Number(name.split('.')[0]);
         const ownerGone = Number.isInteger(pid) && pid !== process.pid && !processAlive(pid);
-        if (ownerGone || now - statSync(path).mtimeMs > STALE_TMP_MS) rmSync(path, { force: true, recursive: true });
+        if (ownerGone || now - statSync(path).mtimeMs > STALE_TMP_MS)
+          rmSync(path, { force: true, recursive: true });
       } catch {
         // Another node cleaned it first.
       }
     }
   }
 }
+
+const openFd = promisify(openCallback);
 
 const errnoCode = (e: unknown): string | undefined =>
   typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;

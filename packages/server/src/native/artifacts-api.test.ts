@@ -94,7 +94,16 @@ async function send(h: Harness, opts: RequestOptions): Promise<Response> {
       headers['x-amz-content-sha256'] = sha256(body ?? '');
     }
     const signed = await signer.sign(
-      { method, protocol: 'http:', hostname: url.hostname, port: Number(url.port), path, query, headers, body },
+      {
+        method,
+        protocol: 'http:',
+        hostname: url.hostname,
+        port: Number(url.port),
+        path,
+        query,
+        headers,
+        body,
+      },
       { signingDate: new Date(h.clock.now()) },
     );
     headers = signed.headers;
@@ -170,7 +179,9 @@ for (const backend of BACKENDS) {
 
     test('upload, download, HEAD, list, delete', async () => {
       const content = Buffer.alloc(300_000, 'otter firmware ');
-      const created = await put(h, 'fw/v1.0/image.bin', content, { 'content-type': 'application/x-firmware' });
+      const created = await put(h, 'fw/v1.0/image.bin', content, {
+        'content-type': 'application/x-firmware',
+      });
       assert.equal(created.status, 201, created.body.toString());
       const info = created.json();
       assert.equal(info.name, 'fw/v1.0/image.bin');
@@ -216,7 +227,11 @@ for (const backend of BACKENDS) {
 
       const deleted = await send(h, { method: 'DELETE', path: '/v1/artifacts/fw/v1.0/image.bin' });
       assert.equal(deleted.status, 204);
-      assertError(await send(h, { path: '/v1/artifacts/fw/v1.0/image.bin' }), 404, 'ResourceNotFoundException');
+      assertError(
+        await send(h, { path: '/v1/artifacts/fw/v1.0/image.bin' }),
+        404,
+        'ResourceNotFoundException',
+      );
       assertError(
         await send(h, { method: 'DELETE', path: '/v1/artifacts/fw/v1.0/image.bin' }),
         404,
@@ -229,7 +244,11 @@ for (const backend of BACKENDS) {
       const got = await send(h, { path: '/v1/artifacts/empty' });
       assert.equal(got.status, 200);
       assert.equal(got.body.length, 0);
-      assertError(await send(h, { path: '/v1/artifacts/empty', headers: { range: 'bytes=0-' } }), 416, 'RangeNotSatisfiableException');
+      assertError(
+        await send(h, { path: '/v1/artifacts/empty', headers: { range: 'bytes=0-' } }),
+        416,
+        'RangeNotSatisfiableException',
+      );
     });
   });
 }
@@ -296,7 +315,10 @@ describe('artifact API', () => {
       assertError(await send(h, { path: `/v1/artifacts/${raw}` }), 400, 'InvalidRequestException');
     }
     assert.equal((await put(h, 'x'.repeat(1024), 'long is fine')).status, 201);
-    assert.equal((await send(h, { method: 'DELETE', path: `/v1/artifacts/${'x'.repeat(1024)}` })).status, 204);
+    assert.equal(
+      (await send(h, { method: 'DELETE', path: `/v1/artifacts/${'x'.repeat(1024)}` })).status,
+      204,
+    );
     assert.deepEqual(await names(h), before);
     assert.equal(blobFiles(h).length, blobsBefore);
   });
@@ -407,7 +429,13 @@ describe('artifact API', () => {
         { signingDate: new Date(h.clock.now()) },
       )
     ).headers;
-    const req = http.request({ host: url.hostname, port: url.port, method: 'PUT', path: '/v1/artifacts/aborted', headers });
+    const req = http.request({
+      host: url.hostname,
+      port: url.port,
+      method: 'PUT',
+      path: '/v1/artifacts/aborted',
+      headers,
+    });
     req.on('error', () => {});
     req.write(Buffer.alloc(100_000, 1));
     await waitFor(() => tmpFiles(h).length === 1);
@@ -511,7 +539,10 @@ describe('artifact API', () => {
       assert.equal(res.status, 200, res.body.toString());
       const { url, expiresAt } = res.json() as { url: string; expiresAt: number };
       assert.equal(expiresAt, h.clock.now() / 1000 + 60);
-      assert.match(url, /^https:\/\/ota\.example\.com\/v1\/artifacts\/presign\/fw\.bin\?X-Otter-Expires=\d+&X-Otter-Signature=[\w-]+$/);
+      assert.match(
+        url,
+        /^https:\/\/ota\.example\.com\/v1\/artifacts\/presign\/fw\.bin\?X-Otter-Expires=\d+&X-Otter-Signature=[\w-]+$/,
+      );
       const got = await send(h, { path: localPath(url), sign: false });
       assert.equal(got.status, 200);
       assert.deepEqual(got.body, content);
@@ -521,7 +552,12 @@ describe('artifact API', () => {
       h.clock.advance(60_000);
       assert.equal((await send(h, { path: localPath(url), sign: false })).status, 200);
       h.clock.advance(1000);
-      assertError(await send(h, { path: localPath(url), sign: false }), 403, 'AccessDeniedException', /Request has expired/);
+      assertError(
+        await send(h, { path: localPath(url), sign: false }),
+        403,
+        'AccessDeniedException',
+        /Request has expired/,
+      );
     });
 
     test('tampered signature, expiry or path are AccessDeniedException', async () => {
@@ -543,7 +579,11 @@ describe('artifact API', () => {
         assertError(await send(h, { path: bad, sign: false }), 403, 'AccessDeniedException');
       }
       // Presigned URLs are for reading only.
-      assertError(await send(h, { method: 'DELETE', path, sign: false }), 403, 'MissingAuthenticationTokenException');
+      assertError(
+        await send(h, { method: 'DELETE', path, sign: false }),
+        403,
+        'MissingAuthenticationTokenException',
+      );
     });
 
     test('replacing the content invalidates URLs issued for the old content', async () => {

@@ -40,7 +40,7 @@ export function registerArtifactsApi(app: FastifyInstance, opts: ArtifactsApiOpt
     scope.route({
       method: ['GET', 'HEAD'],
       url: '/v1/artifacts/*',
-      exposeHeadRoutes: false,
+      exposeHeadRoute: false,
       handler: (req, reply) => getArtifact(req, reply, opts),
     });
     scope.delete('/v1/artifacts/*', async (req, reply) => {
@@ -118,7 +118,8 @@ async function putArtifact(req: FastifyRequest, reply: FastifyReply, opts: Artif
   if (declared?.startsWith('STREAMING-')) throw invalidRequest(`${declared} (aws-chunked) is not supported`);
   const name = decodeArtifactName(rawPath.slice(PREFIX.length));
   authenticate(req, declared ?? UNSIGNED_PAYLOAD, opts);
-  const signedSha = declared === undefined || declared === UNSIGNED_PAYLOAD ? undefined : declared.toLowerCase();
+  const signedSha =
+    declared === undefined || declared === UNSIGNED_PAYLOAD ? undefined : declared.toLowerCase();
   if (signedSha !== undefined && !SHA256_HEX.test(signedSha)) {
     throw invalidRequest('x-amz-content-sha256 must be the hex SHA-256 of the body or UNSIGNED-PAYLOAD');
   }
@@ -141,7 +142,8 @@ async function putArtifact(req: FastifyRequest, reply: FastifyReply, opts: Artif
   // kill the socket before the error response is sent, hence the PassThrough in between.
   const body = new PassThrough({ highWaterMark: 1024 * 1024 });
   const onClose = () => {
-    if (!raw.complete) body.destroy(new OtterError('IncompleteBodyException', 'The request body was cut short'));
+    if (!raw.complete)
+      body.destroy(new OtterError('IncompleteBodyException', 'The request body was cut short'));
   };
   raw.on('error', (e) => body.destroy(e));
   raw.on('close', onClose);
@@ -167,7 +169,10 @@ async function putArtifact(req: FastifyRequest, reply: FastifyReply, opts: Artif
 }
 
 const isAbort = (e: unknown) =>
-  typeof e === 'object' && e !== null && 'code' in e && (e.code === 'ECONNRESET' || e.code === 'ERR_STREAM_PREMATURE_CLOSE');
+  typeof e === 'object' &&
+  e !== null &&
+  'code' in e &&
+  (e.code === 'ECONNRESET' || e.code === 'ERR_STREAM_PREMATURE_CLOSE');
 
 async function getArtifact(req: FastifyRequest, reply: FastifyReply, opts: ArtifactsApiOptions) {
   const { rawPath, rawQuery } = splitUrl(req);
@@ -225,14 +230,24 @@ async function getArtifact(req: FastifyRequest, reply: FastifyReply, opts: Artif
     artifact,
     range.kind === 'partial' ? { start: range.start, end: range.end } : undefined,
   );
-  return reply.send(stream);
+  // Straight to the socket: no Fastify payload handling per chunk.
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(reply.statusCode, reply.getHeaders() as Record<string, string>);
+  stream.on('error', (e) => {
+    req.log.error({ err: e }, 'artifact read failed');
+    res.destroy(e);
+  });
+  res.on('close', () => stream.destroy());
+  stream.pipe(res);
 }
 
 async function listArtifacts(req: FastifyRequest, reply: FastifyReply, opts: ArtifactsApiOptions) {
   authenticate(req, EMPTY_SHA256, opts);
   const query = new URLSearchParams(splitUrl(req).rawQuery);
   const prefix = query.get('prefix') ?? undefined;
-  if (prefix !== undefined && prefix.length > 1024) throw invalidRequest('prefix is longer than 1024 characters');
+  if (prefix !== undefined && prefix.length > 1024)
+    throw invalidRequest('prefix is longer than 1024 characters');
   const maxResultsText = query.get('maxResults');
   let limit = 100;
   if (maxResultsText !== null) {

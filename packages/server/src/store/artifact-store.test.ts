@@ -53,7 +53,8 @@ function runArtifactStoreContract(name: string, makeDb: () => Promise<SqlDatabas
     });
 
     test('list by prefix in code point order with pages', async () => {
-      for (const n of ['p/b', 'p/a', 'p/C', 'p_x', 'q/a', 'p/%', 'p/é']) await store.artifacts.create(record(n));
+      for (const n of ['p/b', 'p/a', 'p/C', 'p_x', 'q/a', 'p/%', 'p/é'])
+        await store.artifacts.create(record(n));
       const names: string[] = [];
       let after: string | undefined;
       do {
@@ -89,7 +90,11 @@ runArtifactStoreContract('SQLite', async () => {
 const url = process.env.OTTER_TEST_DATABASE_URL;
 if (url === undefined || url === '') {
   console.log('PostgreSQL artifact store contract skipped: OTTER_TEST_DATABASE_URL not set');
-  runArtifactStoreContract('PostgreSQL', () => Promise.reject(new Error('skipped')), 'OTTER_TEST_DATABASE_URL not set');
+  runArtifactStoreContract(
+    'PostgreSQL',
+    () => Promise.reject(new Error('skipped')),
+    'OTTER_TEST_DATABASE_URL not set',
+  );
 } else {
   const schema = `otter_test_${randomBytes(6).toString('hex')}`;
   const admin = openPostgresDatabase({ connectionString: url, max: 1 });
