@@ -266,6 +266,8 @@ export async function runArtifactDownload(opts: {
     logger: false,
     overrides: {
       port: 0,
+      mqttPort: 0,
+      mqttWsPort: 0,
       dataDir: join(dir, 'server'),
       accessKeyId: ACCESS_KEY_ID,
       secretAccessKey: SECRET_ACCESS_KEY,

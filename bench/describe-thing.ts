@@ -80,7 +80,14 @@ export async function runDescribeThing(opts: {
   const server = await startServer({
     env: {},
     logger: false,
-    overrides: { port: 0, dataDir, accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY },
+    overrides: {
+      port: 0,
+      mqttPort: 0,
+      mqttWsPort: 0,
+      dataDir,
+      accessKeyId: ACCESS_KEY_ID,
+      secretAccessKey: SECRET_ACCESS_KEY,
+    },
   });
   let reference: http.Server | undefined;
   try {

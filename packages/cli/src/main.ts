@@ -46,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     const err = e as { code?: string; address?: string; port?: number };
     if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
       process.stderr.write(
-        `otter: cannot listen on ${err.address}:${err.port} (${err.code}); set OTTER_PORT or --config\n`,
+        `otter: cannot listen on ${err.address}:${err.port} (${err.code}); set OTTER_PORT (HTTP), OTTER_MQTT_PORT or OTTER_MQTT_WS_PORT, or --config\n`,
       );
       return 1;
     }

@@ -8,6 +8,7 @@ import { derivePresignSecret } from './artifacts/presign.js';
 import { loadServerConfig, type ServerConfig } from './config.js';
 import { resolveAccessKey } from './credentials.js';
 import { createAwsHandlers } from './handlers/index.js';
+import { type MqttService, startMqtt } from './mqtt/mqtt-service.js';
 import { artifactBucketOf, createPublishCheck } from './services/publish-check.js';
 import { createDatabase, RegistryStore } from './store/index.js';
 
@@ -27,6 +28,10 @@ export interface RunningServer {
   secretAccessKey: string;
   /** Artifacts: names, blobs and presigned URLs (`presignArtifactUrl` for the jobs engine). */
   artifacts: ArtifactService;
+  /** The registry, catalog and jobs storage this server runs on. */
+  store: RegistryStore;
+  /** The MQTT side: embedded broker or client of an external one (ports in `mqtt.ports`). */
+  mqtt: MqttService;
   log: { info(obj: object, msg: string): void };
   close(): Promise<void>;
 }
@@ -61,14 +66,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         : Buffer.from(config.presignSecret, 'utf8'),
     publicUrl: () => (config.publicUrl ?? url).replace(/\/+$/, ''),
   });
+  let mqtt: MqttService | undefined;
+  const handlers = createAwsHandlers({
+    store,
+    clock,
+    artifacts,
+    publishCheck: createPublishCheck({ store, bucket: artifactBucketOf(blobs) }),
+    onShadowChange: async (change) => mqtt?.shadowChanged(change),
+  });
   const app = buildApp({
     config,
     accessKeys: [key],
-    handlers: createAwsHandlers({
-      store,
-      clock,
-      publishCheck: createPublishCheck({ store, bucket: artifactBucketOf(blobs) }),
-    }),
+    handlers,
     artifacts,
     store,
     clock,
@@ -76,6 +85,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   });
   try {
     await app.listen({ port: config.port, host: config.host });
+    mqtt = await startMqtt({
+      config,
+      store,
+      handlers,
+      clock,
+      deviceTokenSecret: key.secretAccessKey,
+      log: app.log,
+    });
   } catch (e) {
     await app.close();
     await db.close();
@@ -85,7 +102,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  app.log.info({ url, database: db.kind, dataDir: config.dataDir }, 'otter server ready');
+  app.log.info(
+    { url, database: db.kind, dataDir: config.dataDir, mqtt: mqtt.mode, mqttPorts: mqtt.ports },
+    'otter server ready',
+  );
   if (generated && opts.logger !== false) {
     process.stdout.write(
       `\nGenerated access keys for this server (kept in ${file}):\n` +
@@ -102,9 +122,15 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     accessKeyId: key.accessKeyId,
     secretAccessKey: key.secretAccessKey,
     artifacts,
+    store,
+    mqtt,
     log: app.log,
     close: () => {
-      closing ??= app.close().then(() => Promise.all([db.close(), blobs.close()]).then(() => {}));
+      const broker = mqtt;
+      closing ??= broker
+        .close()
+        .then(() => app.close())
+        .then(() => Promise.all([db.close(), blobs.close()]).then(() => {}));
       return closing;
     },
   };

@@ -31,7 +31,7 @@ export function decodeInput(model: ServiceModel, op: Operation, raw: RawInput): 
     const memberShape = shapeOf(model, ref.shape);
     switch (ref.location) {
       case 'uri':
-        if (raw.labels[key] !== undefined) input[name] = raw.labels[key];
+        if (raw.labels[key] !== undefined) input[name] = fromText(memberShape, raw.labels[key], key);
         break;
       case 'querystring': {
         if (memberShape.type === 'list') {

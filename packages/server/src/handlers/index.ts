@@ -1,10 +1,15 @@
 import type { Clock } from '@otter/core';
+import type { ArtifactService } from '../artifacts/artifact-service.js';
 import type { AwsHandler, AwsHandlers } from '../aws/aws-plane.js';
 import { DynamicGroups } from '../services/dynamic-groups.js';
+import { JobEngine } from '../services/job-engine.js';
 import { checkPackageShadowUpdate, PACKAGE_SHADOW } from '../services/package-shadow.js';
 import type { RegistryStore } from '../store/index.js';
 import { certificateHandlers, refusingAttachedPrincipals } from './certificates.js';
 import { fleetIndexHandlers } from './fleet-index.js';
+import { jobTemplateHandlers } from './job-templates.js';
+import { jobHandlers } from './jobs.js';
+import { jobsDataHandlers } from './jobs-data.js';
 import { type PublishCheck, packageHandlers } from './packages.js';
 import { type ShadowChange, shadowHandlers } from './shadows.js';
 import { tagHandlers } from './tags.js';
@@ -19,10 +24,18 @@ export interface HandlerDeps {
   publishCheck?: PublishCheck | undefined;
   /** Hears every accepted shadow change after dynamic groups have followed it (MQTT notifications). */
   onShadowChange?: ((change: ShadowChange) => Promise<void>) | undefined;
+  /** Jobs read documentSource artifacts and presign `${aws:iot:s3-presigned-url:…}` through it. */
+  artifacts?: ArtifactService | undefined;
 }
 
 /** Every AWS operation Otter serves, by signing service. */
-export function createAwsHandlers({ store, clock, publishCheck, onShadowChange }: HandlerDeps): AwsHandlers {
+export function createAwsHandlers({
+  store,
+  clock,
+  publishCheck,
+  onShadowChange,
+  artifacts,
+}: HandlerDeps): AwsHandlers {
   const dynamicGroups = new DynamicGroups(store);
   /** Dynamic group membership follows every change to a thing's registry data or shadows. */
   const refreshing =
@@ -33,6 +46,28 @@ export function createAwsHandlers({ store, clock, publishCheck, onShadowChange }
       return out;
     };
   const things = thingHandlers(store, clock);
+  const iotdata = shadowHandlers(
+    store,
+    clock,
+    async (change) => {
+      await dynamicGroups.refreshThing(change.thingName);
+      await onShadowChange?.(change);
+    },
+    // The reserved `$package` shadow may name only package versions the catalog has.
+    async (_thingName, shadowName, payload) => {
+      if (shadowName === PACKAGE_SHADOW) await checkPackageShadowUpdate(store.packages, payload);
+    },
+  );
+  const jobs = new JobEngine({
+    store,
+    clock,
+    artifacts,
+    // Through UpdateThingShadow, so the `$package` check, dynamic groups and notifications follow.
+    updateShadow: async (thingName, shadowName, payload) => {
+      await iotdata.UpdateThingShadow!({ thingName, shadowName, payload }, undefined as never);
+    },
+  });
+  const now = () => clock.now();
   return {
     iot: {
       ...things,
@@ -45,18 +80,10 @@ export function createAwsHandlers({ store, clock, publishCheck, onShadowChange }
       ...tagHandlers(store),
       ...packageHandlers(store, clock, { publishCheck }),
       ...certificateHandlers(store, clock),
+      ...jobHandlers(store, jobs, now),
+      ...jobTemplateHandlers(store, jobs, now),
     },
-    iotdata: shadowHandlers(
-      store,
-      clock,
-      async (change) => {
-        await dynamicGroups.refreshThing(change.thingName);
-        await onShadowChange?.(change);
-      },
-      // The reserved `$package` shadow may name only package versions the catalog has.
-      async (_thingName, shadowName, payload) => {
-        if (shadowName === PACKAGE_SHADOW) await checkPackageShadowUpdate(store.packages, payload);
-      },
-    ),
+    iotdata,
+    'iot-jobs-data': jobsDataHandlers(jobs, now),
   };
 }

@@ -3,16 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateThingCommand, IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
-import { systemClock } from '@otter/core';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-import { buildApp } from '../app.js';
-import { loadServerConfig } from '../config.js';
-import { createAwsHandlers } from '../handlers/index.js';
-import { createDatabase, RegistryStore } from '../store/index.js';
+import { startServer } from '../main.js';
+import type { RegistryStore } from '../store/index.js';
 import { freshPostgresDatabase, TEST_DATABASE_URL } from '../testing/test-server.js';
 import { deviceToken } from './device-token.js';
 import { parseBrokerUrl } from './external-transport.js';
-import { type MqttService, startMqtt } from './mqtt-service.js';
+import type { MqttService } from './mqtt-service.js';
 
 /**
  * The external broker of the `external` suites. Mosquitto 2.0.11 (this machine's) does not deliver
@@ -61,40 +58,28 @@ export async function startMqttTestServer(
 ): Promise<MqttTestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'otter-mqtt-test-'));
   const database = backend === 'postgres' ? await freshPostgresDatabase(TEST_DATABASE_URL!) : undefined;
-  const config = {
-    ...loadServerConfig({}),
-    port: 0,
-    dataDir,
-    accessKeyId: 'AKIAOTTERTEST0000001',
-    secretAccessKey: SECRET,
-    mqttPort: 0,
-    mqttWsPort: 0,
-    mqttUrl: broker === 'external' ? TEST_MQTT_URL : undefined,
-  };
-  const db = await createDatabase(database?.url, dataDir);
-  const store = new RegistryStore(db);
-  let mqtt: MqttService | undefined;
-  const handlers = createAwsHandlers({
-    store,
-    clock: systemClock,
-    onShadowChange: async (change) => mqtt?.shadowChanged(change),
+  const server = await startServer({
+    env: {},
+    logger: false,
+    overrides: {
+      port: 0,
+      mqttPort: 0,
+      mqttWsPort: 0,
+      dataDir,
+      accessKeyId: 'AKIAOTTERTEST0000001',
+      secretAccessKey: SECRET,
+      ...(broker === 'external' ? { mqttUrl: TEST_MQTT_URL } : {}),
+      ...(database ? { databaseUrl: database.url } : {}),
+    },
   });
-  const app = buildApp({
-    config,
-    accessKeys: [{ accessKeyId: config.accessKeyId, secretAccessKey: SECRET }],
-    handlers,
-  });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  mqtt = await startMqtt({ config, store, handlers, clock: systemClock, deviceTokenSecret: SECRET });
+  const { url, store, mqtt, config } = server;
   const brokerUrl = config.mqttUrl
     ? parseBrokerUrl(config.mqttUrl).url
     : `mqtt://127.0.0.1:${mqtt.ports.mqtt}`;
   const clientConfig = {
     endpoint: url,
     region: 'eu-west-1',
-    credentials: { accessKeyId: config.accessKeyId, secretAccessKey: SECRET },
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
     maxAttempts: 1,
   };
   const iot = new IoTClient(clientConfig);
@@ -123,9 +108,7 @@ export async function startMqttTestServer(
     },
     close: async () => {
       await Promise.all(clients.map((c) => c.endAsync(true)));
-      await mqtt?.close();
-      await app.close();
-      await db.close();
+      await server.close();
       await database?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

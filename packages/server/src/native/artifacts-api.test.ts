@@ -36,6 +36,8 @@ async function startArtifactServer(backend: string, overrides: Partial<ServerCon
     clock,
     overrides: {
       port: 0,
+      mqttPort: 0,
+      mqttWsPort: 0,
       dataDir,
       accessKeyId: 'AKIAOTTERTEST0000001',
       secretAccessKey: 'otter-test-secret-key',

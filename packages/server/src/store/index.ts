@@ -10,6 +10,16 @@ export {
   type ThingPrincipalType,
 } from './certificate-store.js';
 export { createDatabase } from './create-database.js';
+export type {
+  InitialRelease,
+  JobConfigs,
+  JobRecord,
+  JobTargetNames,
+  JobTemplateRecord,
+  NewJob,
+  TargetSelection,
+} from './job-store.js';
+export { JobStore } from './job-store.js';
 export { MIGRATIONS, type Migration, migrate } from './migrations.js';
 export type {
   CreatePackageVersionInput,

@@ -222,6 +222,87 @@ CREATE TABLE thing_principals (
 CREATE INDEX thing_principals_certificate ON thing_principals (certificate_id, thing_name)`;
     },
   },
+  {
+    // Jobs (docs/jobs.md). Timers are data: \`jobs.next_due_at\` (rollout pacing, scheduling) and
+    // \`job_executions.due_at\` (step / in-progress timeouts) are what a scheduler on any process polls.
+    id: '0008_jobs',
+    up(kind) {
+      const { name } = TYPES[kind];
+      return `
+CREATE TABLE jobs (
+  job_id ${name} PRIMARY KEY,
+  job_arn TEXT NOT NULL,
+  status TEXT NOT NULL,
+  target_selection TEXT NOT NULL,
+  targets TEXT NOT NULL,
+  document TEXT NULL,
+  document_source TEXT NULL,
+  document_parameters TEXT NULL,
+  job_template_arn TEXT NULL,
+  description TEXT NULL,
+  comment TEXT NULL,
+  reason_code TEXT NULL,
+  configs TEXT NOT NULL,
+  destination_package_versions TEXT NOT NULL,
+  force_canceled INTEGER NOT NULL DEFAULT 0,
+  rollout_started_at BIGINT NULL,
+  rollout_complete INTEGER NOT NULL DEFAULT 0,
+  released_count BIGINT NOT NULL DEFAULT 0,
+  minute_started_at BIGINT NULL,
+  released_this_minute BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  completed_at BIGINT NULL,
+  next_due_at BIGINT NULL
+);
+CREATE INDEX jobs_status ON jobs (status, job_id);
+CREATE INDEX jobs_due ON jobs (next_due_at) WHERE next_due_at IS NOT NULL;
+CREATE TABLE job_target_groups (
+  job_id ${name} NOT NULL,
+  group_name ${name} NOT NULL,
+  PRIMARY KEY (job_id, group_name)
+);
+CREATE INDEX job_target_groups_group ON job_target_groups (group_name, job_id);
+CREATE TABLE job_pending_targets (
+  job_id ${name} NOT NULL,
+  thing_name ${name} NOT NULL,
+  PRIMARY KEY (job_id, thing_name)
+);
+CREATE TABLE job_executions (
+  job_id ${name} NOT NULL,
+  thing_name ${name} NOT NULL,
+  execution_number BIGINT NOT NULL,
+  status TEXT NOT NULL,
+  status_details TEXT NOT NULL,
+  version_number BIGINT NOT NULL,
+  queued_at BIGINT NOT NULL,
+  started_at BIGINT NULL,
+  last_updated_at BIGINT NOT NULL,
+  step_timeout_at BIGINT NULL,
+  in_progress_timeout_at BIGINT NULL,
+  due_at BIGINT NULL,
+  retry_attempt INTEGER NOT NULL DEFAULT 0,
+  force_canceled INTEGER NOT NULL DEFAULT 0,
+  latest INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (job_id, thing_name, execution_number)
+);
+CREATE INDEX job_executions_pending ON job_executions (thing_name, queued_at)
+  WHERE status IN ('QUEUED', 'IN_PROGRESS');
+CREATE INDEX job_executions_thing ON job_executions (thing_name, job_id);
+CREATE INDEX job_executions_job_status ON job_executions (job_id, status, thing_name);
+CREATE INDEX job_executions_due ON job_executions (due_at) WHERE due_at IS NOT NULL;
+CREATE TABLE job_templates (
+  job_template_id ${name} PRIMARY KEY,
+  job_template_arn TEXT NOT NULL,
+  description TEXT NOT NULL,
+  document TEXT NULL,
+  document_source TEXT NULL,
+  configs TEXT NOT NULL,
+  destination_package_versions TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+)`;
+    },
+  },
 ];
 
 /** Applies pending migrations in one transaction (PostgreSQL: under an advisory lock). */

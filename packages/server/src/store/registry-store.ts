@@ -9,6 +9,7 @@ import {
 } from '@otter/core';
 import { ArtifactStore } from './artifact-store.js';
 import { CertificateStore } from './certificate-store.js';
+import { JobStore } from './job-store.js';
 import { PackageStore } from './package-store.js';
 import {
   type Page,
@@ -46,6 +47,8 @@ export class RegistryStore {
   readonly signingKeys: SigningKeyStore;
   /** X.509 device certificates, their things, and the device CA. */
   readonly certificates: CertificateStore;
+  /** Jobs, their targets and executions, job templates. */
+  readonly jobs: JobStore;
   /** The dialect to compile fleet queries with for `searchCompiled`. */
   readonly fleetDialect: SqlDialect;
 
@@ -60,6 +63,7 @@ export class RegistryStore {
     this.artifacts = new ArtifactStore(db);
     this.signingKeys = new SigningKeyStore(db);
     this.certificates = new CertificateStore(db);
+    this.jobs = new JobStore(db);
     this.fleetDialect = FLEET_DIALECTS[db.kind];
   }
 

@@ -102,6 +102,8 @@ export async function startTestServer(backend = 'sqlite', region = 'eu-west-1'):
     logger: false,
     overrides: {
       port: 0,
+      mqttPort: 0,
+      mqttWsPort: 0,
       dataDir,
       accessKeyId: 'AKIAOTTERTEST0000001',
       secretAccessKey: 'otter-test-secret-key',

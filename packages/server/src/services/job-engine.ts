@@ -1,0 +1,552 @@
+import {
+  type Clock,
+  cancel,
+  deriveJobStatus,
+  deviceUpdate,
+  type Execution,
+  invalidRequest,
+  isOtterError,
+  isTerminal,
+  type JobStatus,
+  notFound,
+  OtterError,
+  parseScheduleTime,
+  rolloutAllowance,
+  type SchedulingConfig,
+  startNext,
+  type TimeoutConfig,
+  timeOut,
+  validateAbortConfig,
+  validateRetryConfig,
+  validateRolloutConfig,
+  validateSchedulingConfig,
+  validateTimeoutConfig,
+} from '@otter/core';
+import type { ArtifactService } from '../artifacts/artifact-service.js';
+import {
+  executionNotFound,
+  type JobConfigs,
+  type JobRecord,
+  type JobTargetNames,
+} from '../store/job-store.js';
+import type { RegistryStore } from '../store/registry-store.js';
+import { JobDocuments } from './job-documents.js';
+import { PACKAGE_SHADOW } from './package-shadow.js';
+
+/**
+ * Who is asking. The HTTP data plane signed with access keys is `admin`; a device on the TLS or
+ * MQTT listener is `{ kind: 'thing' }` and may touch only its own executions.
+ */
+export type Caller = { kind: 'admin' } | { kind: 'thing'; thingName: string };
+export const ADMIN: Caller = { kind: 'admin' };
+
+export interface JobEngineOptions {
+  store: RegistryStore;
+  clock: Clock;
+  /** Reads documentSource artifacts and presigns `${aws:iot:s3-presigned-url:…}`; absent: both refused. */
+  artifacts?: ArtifactService | undefined;
+  /** Applies a shadow update as UpdateThingShadow does (so fleet search and dynamic groups follow). */
+  updateShadow?: ((thingName: string, shadowName: string, payload: Buffer) => Promise<void>) | undefined;
+}
+
+export interface CreateJobInput {
+  jobId: string;
+  targets: string[];
+  document?: string;
+  documentSource?: string;
+  description?: string;
+  targetSelection?: 'SNAPSHOT' | 'CONTINUOUS';
+  jobExecutionsRolloutConfig?: unknown;
+  abortConfig?: unknown;
+  jobExecutionsRetryConfig?: unknown;
+  timeoutConfig?: unknown;
+  schedulingConfig?: unknown;
+  presignedUrlConfig?: { expiresInSec?: number; roleArn?: string };
+  destinationPackageVersions?: string[];
+  documentParameters?: Record<string, string>;
+  jobTemplateArn?: string;
+  tags?: { Key: string; Value?: string }[];
+  namespaceId?: string;
+}
+
+export type ConfigInput = Pick<
+  CreateJobInput,
+  | 'jobExecutionsRolloutConfig'
+  | 'abortConfig'
+  | 'jobExecutionsRetryConfig'
+  | 'timeoutConfig'
+  | 'schedulingConfig'
+  | 'presignedUrlConfig'
+>;
+
+const TARGET_ARN = /^arn:aws[a-z-]*:iot:[a-z0-9-]*:\d{12}:(thing|thinggroup)\/([a-zA-Z0-9:_-]{1,128})$/;
+const TEMPLATE_ARN = /^arn:aws[a-z-]*:iot:[a-z0-9-]*:\d{12}:jobtemplate\/([a-zA-Z0-9_-]{1,64})$/;
+const MINUTE = 60_000;
+/** AssociateTargetsWithJob: "The total number of targets associated with a job must not exceed 100" (AWS API doc). */
+export const MAX_JOB_TARGETS = 100;
+/** How often an optimistic execution update is retried when another writer changed it first. */
+const MAX_ATTEMPTS = 20;
+
+/** Thing and thing group names from target ARNs; InvalidRequestException for anything else. */
+export function parseTargets(arns: readonly string[]): JobTargetNames {
+  const out: JobTargetNames = { things: [], groups: [] };
+  for (const arn of arns) {
+    const m = TARGET_ARN.exec(arn);
+    if (!m) throw invalidRequest(`Invalid job target ${arn}: use a thing or thing group ARN`);
+    (m[1] === 'thing' ? out.things : out.groups).push(m[2]!);
+  }
+  return out;
+}
+
+/**
+ * Validates the configs CreateJob, CreateJobTemplate and UpdateJob accept, with core's rules.
+ * Returns them in their stored (AWS member) form; absent members stay absent.
+ */
+export function validateConfigs(input: ConfigInput, now: number): JobConfigs {
+  const out: JobConfigs = {};
+  const put = (key: keyof JobConfigs, v: object | undefined) => {
+    if (v !== undefined) out[key] = v as Record<string, unknown>;
+  };
+  if (input.jobExecutionsRolloutConfig !== undefined)
+    put('jobExecutionsRolloutConfig', validateRolloutConfig(input.jobExecutionsRolloutConfig));
+  put('abortConfig', validateAbortConfig(input.abortConfig));
+  put('jobExecutionsRetryConfig', validateRetryConfig(input.jobExecutionsRetryConfig));
+  if (input.timeoutConfig !== undefined) put('timeoutConfig', validateTimeoutConfig(input.timeoutConfig));
+  put('schedulingConfig', validateSchedulingConfig(input.schedulingConfig, now));
+  const presign = input.presignedUrlConfig;
+  if (presign !== undefined) {
+    const s = presign.expiresInSec;
+    if (s !== undefined && (!Number.isInteger(s) || s < 60 || s > 3600))
+      throw invalidRequest(`presignedUrlConfig.expiresInSec must be an integer from 60 to 3600, not ${s}`);
+    put('presignedUrlConfig', presign);
+  }
+  return out;
+}
+
+const hasRollout = (c: JobConfigs) => {
+  const r = c.jobExecutionsRolloutConfig;
+  return r !== undefined && (r.maximumPerMinute !== undefined || r.exponentialRate !== undefined);
+};
+
+/**
+ * The jobs engine: everything the control plane, the HTTP and MQTT device planes and the scheduler
+ * do to jobs and executions. Knows nothing of HTTP or MQTT; the domain rules live in @otter/core.
+ */
+export class JobEngine {
+  readonly documents: JobDocuments;
+  readonly #store: RegistryStore;
+  readonly #clock: Clock;
+  readonly #updateShadow: JobEngineOptions['updateShadow'];
+
+  constructor(opts: JobEngineOptions) {
+    this.#store = opts.store;
+    this.#clock = opts.clock;
+    this.#updateShadow = opts.updateShadow;
+    this.documents = new JobDocuments(opts.store, opts.artifacts);
+  }
+
+  /**
+   * CreateJob. Everything is checked before anything is written; SNAPSHOT targets are resolved now
+   * (things named, plus the current members of the groups named and of their child groups).
+   * Without a rollout config every execution is created QUEUED at once; with one, the first
+   * minute's quota; with a future startTime, none (the scheduler releases them).
+   */
+  async createJob(input: CreateJobInput, arn: (resource: string) => string): Promise<JobRecord> {
+    const now = this.#clock.now();
+    const jobs = this.#store.jobs;
+    let template: Awaited<ReturnType<typeof jobs.getTemplate>>;
+    if (input.jobTemplateArn !== undefined) {
+      const m = TEMPLATE_ARN.exec(input.jobTemplateArn);
+      if (!m) throw invalidRequest(`Invalid job template ARN: ${input.jobTemplateArn}`);
+      template = await jobs.getTemplate(m[1]!);
+      if (!template) throw notFound(`Job template ${m[1]} cannot be found.`);
+    }
+    if (input.document !== undefined && input.documentSource !== undefined)
+      throw invalidRequest('Give either document or documentSource, not both');
+    const documentSource =
+      input.document === undefined ? (input.documentSource ?? template?.documentSource) : undefined;
+    const document =
+      input.document ??
+      (documentSource !== undefined ? await this.documents.readSource(documentSource) : template?.document);
+    if (document === undefined)
+      throw invalidRequest('A job needs a document, a documentSource or a jobTemplateArn');
+    const destinations = input.destinationPackageVersions ?? template?.destinationPackageVersions ?? [];
+    const parameters = await this.documents.check(document, destinations, input.documentParameters);
+    const configs = { ...template?.configs, ...validateConfigs(input, now) };
+    const targetSelection = input.targetSelection ?? 'SNAPSHOT';
+    const targets = parseTargets(input.targets);
+    const missing = await jobs.missingTargets(targets);
+    if (missing.length > 0) throw notFound(`Job targets do not exist: ${missing.slice(0, 20).join(', ')}`);
+    if (await jobs.getJob(input.jobId))
+      throw new OtterError('ResourceAlreadyExistsException', `Job ${input.jobId} already exists.`, {
+        resourceId: input.jobId,
+        resourceArn: arn(`job/${input.jobId}`),
+      });
+
+    const sched = configs.schedulingConfig as SchedulingConfig | undefined;
+    const startAt =
+      sched?.startTime === undefined ? undefined : parseScheduleTime(sched.startTime, 'startTime');
+    const scheduled = startAt !== undefined && startAt > now;
+    const paced = hasRollout(configs);
+    const limit = scheduled
+      ? 0
+      : paced
+        ? rolloutAllowance(configs.jobExecutionsRolloutConfig ?? {}, now, now, {
+            notified: 0,
+            succeeded: 0,
+            releasedThisMinute: 0,
+          }).releasable
+        : Number.POSITIVE_INFINITY;
+    await jobs.createJob(
+      {
+        jobId: input.jobId,
+        jobArn: arn(`job/${input.jobId}`),
+        status: scheduled ? 'SCHEDULED' : 'IN_PROGRESS',
+        targetSelection,
+        targets: input.targets,
+        document,
+        ...(documentSource === undefined ? {} : { documentSource }),
+        ...(parameters === undefined ? {} : { documentParameters: parameters }),
+        ...(input.jobTemplateArn === undefined ? {} : { jobTemplateArn: input.jobTemplateArn }),
+        ...(input.description === undefined ? {} : { description: input.description }),
+        configs,
+        destinationPackageVersions: destinations,
+        forceCanceled: false,
+        ...(scheduled ? {} : { rolloutStartedAt: now }),
+        createdAt: now,
+        updatedAt: now,
+        ...(scheduled ? { nextDueAt: startAt } : paced ? { nextDueAt: now + MINUTE } : {}),
+      },
+      targets,
+      scheduled || paced ? { kind: 'some', limit } : { kind: 'all' },
+      now,
+    );
+    if (input.tags?.length) {
+      await this.#store.tags.tag(
+        'job',
+        input.jobId,
+        Object.fromEntries(input.tags.map((t) => [t.Key, t.Value ?? ''])),
+      );
+    }
+    return this.refreshStatus(input.jobId);
+  }
+
+  /** The job and its per-status execution counts. */
+  async describeJob(jobId: string) {
+    const job = await this.#store.jobs.describeJob(jobId);
+    const counts = await this.#store.jobs.statusCounts(jobId);
+    return { job, counts, status: this.#status(job, counts) };
+  }
+
+  #status(job: JobRecord, counts: Partial<Record<string, number>>): JobStatus {
+    return deriveJobStatus(
+      {
+        targetSelection: job.targetSelection,
+        canceled: job.status === 'CANCELED',
+        deleting: job.status === 'DELETION_IN_PROGRESS',
+        rolloutComplete: job.rolloutComplete,
+        ...(job.configs.schedulingConfig
+          ? { schedulingConfig: job.configs.schedulingConfig as unknown as SchedulingConfig }
+          : {}),
+        counts,
+      },
+      this.#clock.now(),
+    );
+  }
+
+  /** Recomputes and stores the job's status (COMPLETED sets completedAt). Cheap: one index probe. */
+  async refreshStatus(jobId: string): Promise<JobRecord> {
+    const job = await this.#store.jobs.describeJob(jobId);
+    const pending = await this.#store.jobs.hasPendingExecutions(jobId);
+    const status = this.#status(job, { QUEUED: pending ? 1 : 0 });
+    if (status === job.status) return job;
+    const now = this.#clock.now();
+    const done = status === 'COMPLETED';
+    await this.#store.jobs.updateJob(
+      jobId,
+      { status, ...(done ? { completedAt: now, nextDueAt: undefined } : {}) },
+      now,
+    );
+    return this.#store.jobs.describeJob(jobId);
+  }
+
+  /** UpdateJob: only the members given change; each is validated as at CreateJob. */
+  async updateJob(jobId: string, input: ConfigInput & { description?: string }): Promise<void> {
+    const job = await this.#store.jobs.describeJob(jobId);
+    if (job.status === 'DELETION_IN_PROGRESS') throw invalidRequest(`Job ${jobId} is being deleted`);
+    if ('schedulingConfig' in input && input.schedulingConfig !== undefined)
+      throw invalidRequest('UpdateJob cannot change schedulingConfig');
+    const configs = { ...job.configs, ...validateConfigs(input, this.#clock.now()) };
+    await this.#store.jobs.updateJob(
+      jobId,
+      { configs, ...(input.description === undefined ? {} : { description: input.description }) },
+      this.#clock.now(),
+    );
+  }
+
+  /**
+   * CancelJob: QUEUED executions become CANCELED, IN_PROGRESS ones too with `force`; pending
+   * targets are dropped. A COMPLETED job, or a CANCELED one without `force`, is refused.
+   */
+  async cancelJob(
+    jobId: string,
+    input: { force?: boolean; reasonCode?: string; comment?: string },
+  ): Promise<JobRecord> {
+    const job = await this.refreshStatus(jobId);
+    const force = input.force === true;
+    if (job.status === 'COMPLETED') throw invalidRequest(`Job ${jobId} is COMPLETED and cannot be canceled`);
+    if (job.status === 'DELETION_IN_PROGRESS') throw invalidRequest(`Job ${jobId} is being deleted`);
+    if (job.status === 'CANCELED' && (!force || job.forceCanceled))
+      throw invalidRequest(`Job ${jobId} is already canceled${force ? ' with force' : ''}`);
+    const now = this.#clock.now();
+    await this.#store.jobs.cancelExecutionsOfJob(jobId, force, now);
+    await this.#store.jobs.updateJob(
+      jobId,
+      {
+        status: 'CANCELED',
+        forceCanceled: force,
+        completedAt: now,
+        nextDueAt: undefined,
+        ...(input.reasonCode === undefined ? {} : { reasonCode: input.reasonCode }),
+        ...(input.comment === undefined ? {} : { comment: input.comment }),
+      },
+      now,
+    );
+    return this.#store.jobs.describeJob(jobId);
+  }
+
+  /** DeleteJob: a job still IN_PROGRESS (or with an IN_PROGRESS execution) needs `force` (AWS). */
+  async deleteJob(jobId: string, force: boolean): Promise<void> {
+    const job = await this.refreshStatus(jobId);
+    if (!force) {
+      const inProgress = await this.#store.jobs.listExecutionsForJob(jobId, {
+        status: 'IN_PROGRESS',
+        limit: 1,
+      });
+      if (job.status === 'IN_PROGRESS' || job.status === 'SCHEDULED' || inProgress.items.length > 0) {
+        throw new OtterError(
+          'InvalidStateTransitionException',
+          `Job ${jobId} is ${job.status}${inProgress.items.length ? ' with executions IN_PROGRESS' : ''}; set force to delete it`,
+        );
+      }
+    }
+    await this.#store.jobs.deleteJob(jobId);
+  }
+
+  /** AssociateTargetsWithJob: CONTINUOUS, IN_PROGRESS jobs only, at most 100 targets in all (AWS API doc). */
+  async associateTargets(jobId: string, targetArns: string[], comment?: string): Promise<JobRecord> {
+    const job = await this.refreshStatus(jobId);
+    if (job.targetSelection !== 'CONTINUOUS')
+      throw invalidRequest(`Targets can be added only to CONTINUOUS jobs; ${jobId} is SNAPSHOT`);
+    if (job.status !== 'IN_PROGRESS') throw invalidRequest(`Job ${jobId} is ${job.status}, not IN_PROGRESS`);
+    const targets = parseTargets(targetArns);
+    const total = new Set([...job.targets, ...targetArns]).size;
+    if (total > MAX_JOB_TARGETS)
+      throw new OtterError(
+        'LimitExceededException',
+        `A job has at most ${MAX_JOB_TARGETS} targets; this would make ${total}`,
+      );
+    const missing = await this.#store.jobs.missingTargets(targets);
+    if (missing.length > 0) throw notFound(`Job targets do not exist: ${missing.slice(0, 20).join(', ')}`);
+    const now = this.#clock.now();
+    await this.#store.jobs.addTargets(jobId, targetArns, targets, now);
+    if (comment !== undefined) await this.#store.jobs.updateJob(jobId, { comment }, now);
+    return this.#store.jobs.describeJob(jobId);
+  }
+
+  /** GetJobDocument: the stored document; unless `beforeSubstitution`, with documentParameters filled in. */
+  async getJobDocument(jobId: string, beforeSubstitution: boolean): Promise<string> {
+    const job = await this.#store.jobs.describeJob(jobId);
+    const doc = job.document ?? '{}';
+    return beforeSubstitution ? doc : this.documents.withParameters(doc, job.documentParameters);
+  }
+
+  /** One execution (control plane): the given number or the latest attempt. */
+  async describeExecution(
+    caller: Caller,
+    thingName: string,
+    jobId: string,
+    executionNumber?: number,
+  ): Promise<Execution> {
+    authorize(caller, thingName);
+    const exec = await this.#store.jobs.getExecution(jobId, thingName, executionNumber);
+    if (!exec) throw executionNotFound(jobId, thingName);
+    return exec;
+  }
+
+  /** CancelJobExecution (core's cancel rules, optimistic write). */
+  async cancelExecution(
+    thingName: string,
+    jobId: string,
+    req: { force?: boolean; expectedVersion?: number; statusDetails?: Record<string, string> },
+  ): Promise<Execution> {
+    await this.#store.jobs.describeJob(jobId);
+    return this.#change(ADMIN, thingName, jobId, undefined, (e, now) => cancel(e, req, now));
+  }
+
+  /** DeleteJobExecution: terminal executions only, unless `force`. */
+  async deleteExecution(
+    thingName: string,
+    jobId: string,
+    executionNumber: number,
+    force: boolean,
+  ): Promise<void> {
+    const exec = await this.#store.jobs.getExecution(jobId, thingName, executionNumber);
+    if (!exec) throw executionNotFound(jobId, thingName);
+    if (!isTerminal(exec.status) && !force) {
+      throw new OtterError(
+        'InvalidStateTransitionException',
+        `Job execution ${jobId} on ${thingName} is ${exec.status}; only terminal executions can be deleted without force`,
+      );
+    }
+    await this.#store.jobs.deleteExecution(jobId, thingName, executionNumber);
+    await this.refreshStatus(jobId);
+  }
+
+  // ---- device data plane -------------------------------------------------------------------
+
+  /** GetPendingJobExecutions: the thing's IN_PROGRESS and QUEUED executions, oldest first. */
+  async pending(
+    caller: Caller,
+    thingName: string,
+  ): Promise<{ inProgress: Execution[]; queued: Execution[] }> {
+    authorize(caller, thingName);
+    await this.#store.things.describe(thingName);
+    const all = await this.#store.jobs.pendingExecutions(thingName);
+    return {
+      inProgress: all.filter((e) => e.status === 'IN_PROGRESS'),
+      queued: all.filter((e) => e.status === 'QUEUED'),
+    };
+  }
+
+  /** The execution `$next` names: the oldest IN_PROGRESS, else the oldest QUEUED; undefined when none. */
+  async next(caller: Caller, thingName: string): Promise<Execution | undefined> {
+    const { inProgress, queued } = await this.pending(caller, thingName);
+    return inProgress[0] ?? queued[0];
+  }
+
+  /** StartNextPendingJobExecution. Returns undefined when nothing is pending. */
+  async startNext(
+    caller: Caller,
+    thingName: string,
+    req: { statusDetails?: unknown; stepTimeoutInMinutes?: unknown },
+  ): Promise<Execution | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const exec = await this.next(caller, thingName);
+      if (!exec) return undefined;
+      const job = await this.#store.jobs.describeJob(exec.jobId);
+      const now = this.#clock.now();
+      const next = startNext(exec, req, timeoutOf(job), now);
+      if (next === exec) return exec;
+      if (await this.#store.jobs.saveExecution(next, exec.versionNumber)) return next;
+      if (attempt >= MAX_ATTEMPTS)
+        throw new OtterError('ThrottlingException', 'Too many concurrent updates; retry');
+    }
+  }
+
+  /**
+   * UpdateJobExecution from a device: core's deviceUpdate on the latest attempt (or the numbered
+   * one). A SUCCEEDED execution updates the thing's `$package` shadow when the package
+   * configuration enables it; a terminal one may complete the job.
+   */
+  async updateExecution(
+    caller: Caller,
+    thingName: string,
+    jobId: string,
+    req: {
+      status: unknown;
+      statusDetails?: unknown;
+      expectedVersion?: unknown;
+      stepTimeoutInMinutes?: unknown;
+      executionNumber?: number;
+    },
+  ): Promise<{ execution: Execution; job: JobRecord }> {
+    const job = await this.#store.jobs.describeJob(jobId);
+    const execution = await this.#change(caller, thingName, jobId, req.executionNumber, (e, now) =>
+      deviceUpdate(e, req, timeoutOf(job), now),
+    );
+    if (execution.status === 'SUCCEEDED') await this.#recordPackageVersions(thingName, job);
+    if (isTerminal(execution.status)) await this.refreshStatus(jobId);
+    return { execution, job };
+  }
+
+  /** The document a device receives for a job (all substitutions resolved). */
+  async deviceDocument(job: JobRecord): Promise<string> {
+    const expires = job.configs.presignedUrlConfig?.expiresInSec;
+    return this.documents.forDevice(
+      job.document ?? '{}',
+      job.documentParameters,
+      typeof expires === 'number' ? expires : undefined,
+    );
+  }
+
+  async jobOf(jobId: string): Promise<JobRecord> {
+    return this.#store.jobs.describeJob(jobId);
+  }
+
+  // ---- scheduler entry points --------------------------------------------------------------
+
+  /** Times out IN_PROGRESS executions whose step or in-progress timer is due; returns how many. */
+  async expireDue(now: number, limit: number): Promise<number> {
+    let n = 0;
+    for (const exec of await this.#store.jobs.dueExecutions(now, limit)) {
+      const next = timeOut(exec, now);
+      if (next !== exec && (await this.#store.jobs.saveExecution(next, exec.versionNumber))) {
+        n++;
+        await this.refreshStatus(exec.jobId);
+      }
+    }
+    return n;
+  }
+
+  /** Applies `change` to an execution with optimistic concurrency (re-reads and retries on a race). */
+  async #change(
+    caller: Caller,
+    thingName: string,
+    jobId: string,
+    executionNumber: number | undefined,
+    change: (e: Execution, now: number) => Execution,
+  ): Promise<Execution> {
+    authorize(caller, thingName);
+    for (let attempt = 1; ; attempt++) {
+      const exec = await this.#store.jobs.getExecution(jobId, thingName, executionNumber);
+      if (!exec) throw executionNotFound(jobId, thingName);
+      const next = change(exec, this.#clock.now());
+      if (await this.#store.jobs.saveExecution(next, exec.versionNumber)) return next;
+      if (attempt >= MAX_ATTEMPTS)
+        throw new OtterError('ThrottlingException', 'Too many concurrent updates; retry');
+    }
+  }
+
+  /** `$package` reported ← the job's destination package versions, when versionUpdateByJobsConfig is enabled. */
+  async #recordPackageVersions(thingName: string, job: JobRecord): Promise<void> {
+    if (!this.#updateShadow || job.destinationPackageVersions.length === 0) return;
+    const config = await this.#store.settings.get<{ enabled?: boolean }>('packageConfiguration');
+    if (config?.enabled !== true) return;
+    const reported: Record<string, { version: string }> = {};
+    for (const arn of job.destinationPackageVersions) {
+      const m = /package\/([^/]+)\/version\/([^/]+)$/.exec(arn);
+      if (m) reported[m[1]!] = { version: m[2]! };
+    }
+    try {
+      await this.#updateShadow(
+        thingName,
+        PACKAGE_SHADOW,
+        Buffer.from(JSON.stringify({ state: { reported } })),
+      );
+    } catch (error) {
+      // The execution outcome stands even if the catalog changed since the job was created.
+      if (!isOtterError(error)) throw error;
+    }
+  }
+}
+
+function authorize(caller: Caller, thingName: string): void {
+  if (caller.kind === 'thing' && caller.thingName !== thingName)
+    throw new OtterError(
+      'AccessDeniedException',
+      `Thing ${caller.thingName} may not access jobs of ${thingName}`,
+    );
+}
+
+const timeoutOf = (job: JobRecord): TimeoutConfig => (job.configs.timeoutConfig ?? {}) as TimeoutConfig;
