@@ -7,7 +7,7 @@ import { createBlobStore } from './artifacts/create-blob-store.js';
 import { derivePresignSecret } from './artifacts/presign.js';
 import { loadServerConfig, type ServerConfig } from './config.js';
 import { resolveAccessKey } from './credentials.js';
-import { createAwsHandlers } from './handlers/index.js';
+import { createServices, type ServerServices } from './handlers/index.js';
 import { type MqttService, startMqtt } from './mqtt/mqtt-service.js';
 import { artifactBucketOf, createPublishCheck } from './services/publish-check.js';
 import { createDatabase, RegistryStore } from './store/index.js';
@@ -32,6 +32,8 @@ export interface RunningServer {
   store: RegistryStore;
   /** The MQTT side: embedded broker or client of an external one (ports in `mqtt.ports`). */
   mqtt: MqttService;
+  /** The jobs engine and dynamic groups behind the handlers. */
+  services: ServerServices;
   log: { info(obj: object, msg: string): void };
   close(): Promise<void>;
 }
@@ -67,13 +69,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     publicUrl: () => (config.publicUrl ?? url).replace(/\/+$/, ''),
   });
   let mqtt: MqttService | undefined;
-  const handlers = createAwsHandlers({
+  const services = createServices({
     store,
     clock,
     artifacts,
     publishCheck: createPublishCheck({ store, bucket: artifactBucketOf(blobs) }),
     onShadowChange: async (change) => mqtt?.shadowChanged(change),
   });
+  const { handlers } = services;
   const app = buildApp({
     config,
     accessKeys: [key],
@@ -124,6 +127,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     artifacts,
     store,
     mqtt,
+    services,
     log: app.log,
     close: () => {
       const broker = mqtt;

@@ -2,7 +2,7 @@ import type { Clock } from '@otter/core';
 import type { ArtifactService } from '../artifacts/artifact-service.js';
 import type { AwsHandler, AwsHandlers } from '../aws/aws-plane.js';
 import { DynamicGroups } from '../services/dynamic-groups.js';
-import { JobEngine } from '../services/job-engine.js';
+import { JobEngine, type JobNotifier } from '../services/job-engine.js';
 import { checkPackageShadowUpdate, PACKAGE_SHADOW } from '../services/package-shadow.js';
 import type { RegistryStore } from '../store/index.js';
 import { certificateHandlers, refusingAttachedPrincipals } from './certificates.js';
@@ -26,16 +26,31 @@ export interface HandlerDeps {
   onShadowChange?: ((change: ShadowChange) => Promise<void>) | undefined;
   /** Jobs read documentSource artifacts and presign `${aws:iot:s3-presigned-url:…}` through it. */
   artifacts?: ArtifactService | undefined;
+  /** Hears which things' pending job executions changed (MQTT `notify` / `notify-next`). */
+  jobNotifier?: JobNotifier | undefined;
+}
+
+/** The handlers of every AWS operation, and the services the MQTT side and the scheduler share. */
+export interface ServerServices {
+  handlers: AwsHandlers;
+  jobs: JobEngine;
+  dynamicGroups: DynamicGroups;
 }
 
 /** Every AWS operation Otter serves, by signing service. */
-export function createAwsHandlers({
+export function createAwsHandlers(deps: HandlerDeps): AwsHandlers {
+  return createServices(deps).handlers;
+}
+
+/** Builds the handlers and the services behind them, once per server. */
+export function createServices({
   store,
   clock,
   publishCheck,
   onShadowChange,
   artifacts,
-}: HandlerDeps): AwsHandlers {
+  jobNotifier,
+}: HandlerDeps): ServerServices {
   const dynamicGroups = new DynamicGroups(store);
   /** Dynamic group membership follows every change to a thing's registry data or shadows. */
   const refreshing =
@@ -62,13 +77,14 @@ export function createAwsHandlers({
     store,
     clock,
     artifacts,
+    notifier: jobNotifier,
     // Through UpdateThingShadow, so the `$package` check, dynamic groups and notifications follow.
     updateShadow: async (thingName, shadowName, payload) => {
       await iotdata.UpdateThingShadow!({ thingName, shadowName, payload }, undefined as never);
     },
   });
   const now = () => clock.now();
-  return {
+  const handlers: AwsHandlers = {
     iot: {
       ...things,
       CreateThing: refreshing(things.CreateThing!),
@@ -86,4 +102,5 @@ export function createAwsHandlers({
     iotdata,
     'iot-jobs-data': jobsDataHandlers(jobs, now),
   };
+  return { handlers, jobs, dynamicGroups };
 }

@@ -40,6 +40,14 @@ import { PACKAGE_SHADOW } from './package-shadow.js';
 export type Caller = { kind: 'admin' } | { kind: 'thing'; thingName: string };
 export const ADMIN: Caller = { kind: 'admin' };
 
+/**
+ * Hears which things' pending executions changed (released, started, finished, canceled, removed,
+ * retried), so the MQTT side can push `notify` / `notify-next`. Called after the change is stored.
+ */
+export interface JobNotifier {
+  executionsChanged(thingNames: readonly string[]): Promise<void>;
+}
+
 export interface JobEngineOptions {
   store: RegistryStore;
   clock: Clock;
@@ -47,6 +55,7 @@ export interface JobEngineOptions {
   artifacts?: ArtifactService | undefined;
   /** Applies a shadow update as UpdateThingShadow does (so fleet search and dynamic groups follow). */
   updateShadow?: ((thingName: string, shadowName: string, payload: Buffer) => Promise<void>) | undefined;
+  notifier?: JobNotifier | undefined;
 }
 
 export interface CreateJobInput {
@@ -137,8 +146,10 @@ export class JobEngine {
   readonly #store: RegistryStore;
   readonly #clock: Clock;
   readonly #updateShadow: JobEngineOptions['updateShadow'];
+  readonly #notifier: JobNotifier | undefined;
 
   constructor(opts: JobEngineOptions) {
+    this.#notifier = opts.notifier;
     this.#store = opts.store;
     this.#clock = opts.clock;
     this.#updateShadow = opts.updateShadow;
