@@ -11,48 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parsePrivateKey, signDigest, verifyDigestSignature } from '@otter/core';
 import { startTestServer, type TestServer } from '../../../server/src/testing/test-server.js';
-import { main } from '../main.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `otter ...args` with these environment changes, capturing what it prints. */
-async function otter(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  // The CLI writes strings; the test runner talks to its parent over stdout in binary: pass that on.
-  process.stdout.write = ((chunk: unknown, ...rest: never[]) => {
-    if (typeof chunk !== 'string') return out.call(process.stdout, chunk as Uint8Array, ...rest);
-    stdout += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: unknown, ...rest: never[]) => {
-    if (typeof chunk !== 'string') return err.call(process.stderr, chunk as Uint8Array, ...rest);
-    stderr += chunk;
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
+import { otter } from '../testing/run-otter.js';
 
 /** A local port nothing listens on (it was free a moment ago). */
 async function closedPort(): Promise<number> {

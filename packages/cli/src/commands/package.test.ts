@@ -15,38 +15,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { verifyDigestSignature } from '@otter/core';
 import { startTestServer, type TestServer } from '../../../server/src/testing/test-server.js';
-import { main } from '../main.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `otter ...args`, capturing what it prints. */
-async function otter(args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  // The CLI writes strings; the test runner talks to its parent over stdout in binary: pass that on.
-  process.stdout.write = ((chunk: unknown, ...rest: never[]) => {
-    if (typeof chunk !== 'string') return out.call(process.stdout, chunk as Uint8Array, ...rest);
-    stdout += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: unknown, ...rest: never[]) => {
-    if (typeof chunk !== 'string') return err.call(process.stderr, chunk as Uint8Array, ...rest);
-    stderr += chunk;
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+import { otter } from '../testing/run-otter.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

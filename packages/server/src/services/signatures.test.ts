@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { generateSigningKey, isOtterError, parsePublicKey, signDigest } from '@otter/core';
-import { migrate } from '../store/migrations.js';
-import { openPostgresDatabase } from '../store/postgres/postgres-database.js';
 import { RegistryStore } from '../store/registry-store.js';
 import type { SqlDatabase } from '../store/sql/sql-database.js';
-import { openSqliteDatabase } from '../store/sqlite/sqlite-database.js';
+import { testDatabases } from '../testing/test-databases.js';
 import { verifyVersionSignature } from './signatures.js';
 
 const validation = (message: RegExp) => (error: unknown) => {
@@ -88,29 +83,4 @@ function suite(name: string, makeDb: () => Promise<SqlDatabase>, skip?: string):
   });
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'otter-signatures-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-suite('SQLite', async () => {
-  const db = openSqliteDatabase(join(dir, 'otter.db'));
-  await migrate(db);
-  return db;
-});
-
-const url = process.env.OTTER_TEST_DATABASE_URL;
-if (url === undefined || url === '') {
-  console.log('PostgreSQL variant skipped: OTTER_TEST_DATABASE_URL not set');
-  suite('PostgreSQL', () => Promise.reject(new Error('skipped')), 'OTTER_TEST_DATABASE_URL not set');
-} else {
-  const schema = `otter_test_${randomBytes(6).toString('hex')}`;
-  const admin = openPostgresDatabase({ connectionString: url, max: 1 });
-  after(async () => {
-    await admin.run(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.close();
-  });
-  suite('PostgreSQL', async () => {
-    await admin.run(`CREATE SCHEMA ${schema}`);
-    const db = openPostgresDatabase({ connectionString: url, options: `-c search_path=${schema}` });
-    await migrate(db);
-    return db;
-  });
-}
+for (const db of testDatabases('signature checks')) suite(db.name, db.open, db.skip || undefined);

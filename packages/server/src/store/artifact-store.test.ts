@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isOtterError } from '@otter/core';
-import { migrate } from './migrations.js';
-import { openPostgresDatabase } from './postgres/postgres-database.js';
+import { testDatabases } from '../testing/test-databases.js';
 import { RegistryStore } from './registry-store.js';
 import type { SqlDatabase } from './sql/sql-database.js';
-import { openSqliteDatabase } from './sqlite/sqlite-database.js';
 
 const T0 = 1_700_000_000_000;
 const SHA_A = 'a'.repeat(64);
@@ -78,34 +72,5 @@ function runArtifactStoreContract(name: string, makeDb: () => Promise<SqlDatabas
   });
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'otter-artifact-store-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-runArtifactStoreContract('SQLite', async () => {
-  const db = openSqliteDatabase(join(dir, 'otter.db'));
-  await migrate(db);
-  return db;
-});
-
-const url = process.env.OTTER_TEST_DATABASE_URL;
-if (url === undefined || url === '') {
-  console.log('PostgreSQL artifact store contract skipped: OTTER_TEST_DATABASE_URL not set');
-  runArtifactStoreContract(
-    'PostgreSQL',
-    () => Promise.reject(new Error('skipped')),
-    'OTTER_TEST_DATABASE_URL not set',
-  );
-} else {
-  const schema = `otter_test_${randomBytes(6).toString('hex')}`;
-  const admin = openPostgresDatabase({ connectionString: url, max: 1 });
-  after(async () => {
-    await admin.run(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.close();
-  });
-  runArtifactStoreContract('PostgreSQL', async () => {
-    await admin.run(`CREATE SCHEMA ${schema}`);
-    const db = openPostgresDatabase({ connectionString: url, options: `-c search_path=${schema}` });
-    await migrate(db);
-    return db;
-  });
-}
+for (const db of testDatabases('artifact store contract'))
+  runArtifactStoreContract(db.name, db.open, db.skip || undefined);

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateSigningKey, isOtterError, parsePublicKey } from '@otter/core';
-import { migrate } from './migrations.js';
-import { openPostgresDatabase } from './postgres/postgres-database.js';
+import { testDatabases } from '../testing/test-databases.js';
 import { RegistryStore } from './registry-store.js';
 import type { SqlDatabase } from './sql/sql-database.js';
-import { openSqliteDatabase } from './sqlite/sqlite-database.js';
 
 const T0 = 1_700_000_000_000;
 const rejectsWith = (type: string, message?: RegExp) => (error: unknown) => {
@@ -88,30 +82,4 @@ function contract(name: string, makeDb: () => Promise<SqlDatabase>, skip?: strin
   });
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'otter-keys-store-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-contract('SQLite', async () => {
-  const db = openSqliteDatabase(join(dir, 'otter.db'));
-  await migrate(db);
-  return db;
-});
-
-const url = process.env.OTTER_TEST_DATABASE_URL;
-if (url === undefined || url === '') {
-  console.log('PostgreSQL signing key store skipped: OTTER_TEST_DATABASE_URL not set');
-  contract('PostgreSQL', () => Promise.reject(new Error('skipped')), 'OTTER_TEST_DATABASE_URL not set');
-} else {
-  const schema = `otter_test_${randomBytes(6).toString('hex')}`;
-  const admin = openPostgresDatabase({ connectionString: url, max: 1 });
-  after(async () => {
-    await admin.run(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.close();
-  });
-  contract('PostgreSQL', async () => {
-    await admin.run(`CREATE SCHEMA ${schema}`);
-    const db = openPostgresDatabase({ connectionString: url, options: `-c search_path=${schema}` });
-    await migrate(db);
-    return db;
-  });
-}
+for (const db of testDatabases('signing key store')) contract(db.name, db.open, db.skip || undefined);
