@@ -311,6 +311,87 @@ for (const backend of BACKENDS) {
       done.add('create-package-version');
     });
 
+    test('catalog: versions, attributes, publish, status filter, configuration', async () => {
+      await ok('iot', 'create-package', '--package-name', 'cli-fw', '--description', 'from the aws CLI');
+      const created = await ok(
+        'iot',
+        'create-package-version',
+        '--package-name',
+        'cli-fw',
+        '--version-name',
+        '1.0.0',
+        '--attributes',
+        'channel=beta,board=rev-b',
+      );
+      assert.deepEqual(created.attributes, { channel: 'beta', board: 'rev-b' });
+      await fails(
+        'ConflictException',
+        'iot',
+        'create-package-version',
+        '--package-name',
+        'cli-fw',
+        '--version-name',
+        '1.0.0',
+      );
+      await fails(
+        'ValidationException',
+        'iot',
+        'create-package-version',
+        '--package-name',
+        'cli-fw',
+        '--version-name',
+        'bad version!',
+      );
+      await ok(
+        'iot',
+        'update-package-version',
+        '--package-name',
+        'cli-fw',
+        '--version-name',
+        '1.0.0',
+        '--action',
+        'PUBLISH',
+      );
+      const version = await ok(
+        'iot',
+        'get-package-version',
+        '--package-name',
+        'cli-fw',
+        '--version-name',
+        '1.0.0',
+      );
+      assert.equal(version.status, 'PUBLISHED');
+      await fails(
+        'ConflictException',
+        'iot',
+        'update-package-version',
+        '--package-name',
+        'cli-fw',
+        '--version-name',
+        '1.0.0',
+        '--attributes',
+        'channel=stable',
+      );
+      await ok('iot', 'create-package-version', '--package-name', 'cli-fw', '--version-name', '1.1.0');
+      const published = await ok(
+        'iot',
+        'list-package-versions',
+        '--package-name',
+        'cli-fw',
+        '--status',
+        'PUBLISHED',
+      );
+      assert.deepEqual(
+        (published.packageVersionSummaries as { versionName: string }[]).map((v) => v.versionName),
+        ['1.0.0'],
+      );
+      await ok('iot', 'update-package', '--package-name', 'cli-fw', '--default-version-name', '1.0.0');
+      assert.equal((await ok('iot', 'get-package', '--package-name', 'cli-fw')).defaultVersionName, '1.0.0');
+      await ok('iot', 'update-package-configuration', '--version-update-by-jobs-config', 'enabled=true');
+      const config = await ok('iot', 'get-package-configuration');
+      assert.deepEqual(config.versionUpdateByJobsConfig, { enabled: true });
+    });
+
     test('README: iot-data update-thing-shadow (named shadow $package, to an outfile)', async (t) => {
       if (!needs(t, 'create-package-version')) return;
       const outfile = join(tmp, 'shadow.json');
