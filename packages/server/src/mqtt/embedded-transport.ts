@@ -25,6 +25,12 @@ export interface EmbeddedOptions {
   wsPort: number;
   tls?: { port: number; key: string | Buffer; cert: string | Buffer } | undefined;
   authenticator: DeviceAuthenticator;
+  /**
+   * Hears devices connect and disconnect (fleet indexing `connectivity`). `disconnectReason` uses
+   * the AWS names: CLIENT_INITIATED_DISCONNECT, DUPLICATE_CLIENTID, FORBIDDEN_ACCESS,
+   * MQTT_KEEP_ALIVE_TIMEOUT, SERVER_INITIATED_DISCONNECT, CONNECTION_LOST.
+   */
+  onConnectivity?: ((thingName: string, connected: boolean, disconnectReason?: string) => void) | undefined;
 }
 
 /** MQTT CONNACK return codes (aedes' AuthErrorCode is a const enum we cannot import). */
@@ -59,6 +65,9 @@ export async function startEmbeddedTransport(
 ): Promise<MqttTransport> {
   /** Each client's subscription filters, to know whether a reply reaches it without help. */
   const subscriptions = new WeakMap<Client, Set<string>>();
+  /** Why the broker itself is closing a client, when it is (else the client's doing or a lost link). */
+  const closeReasons = new WeakMap<Client, string>();
+  let closing = false;
   const broker = await Aedes.createBroker({
     authenticate: (client, _username, password, done) => {
       const thingName = client.id;
@@ -68,7 +77,12 @@ export async function startEmbeddedTransport(
       const peerCertificate =
         conn instanceof TLSSocket ? conn.getPeerCertificate(false)?.raw || undefined : undefined;
       opts.authenticator.authenticate({ thingName, password, peerCertificate }).then(
-        (ok) => done(ok ? null : authError('not authorized', BAD_USERNAME_OR_PASSWORD), ok),
+        (ok) => {
+          // aedes closes the connected client with the same id when this one registers.
+          const previous = connectedClient(thingName);
+          if (ok && previous && previous !== client) closeReasons.set(previous, 'DUPLICATE_CLIENTID');
+          done(ok ? null : authError('not authorized', BAD_USERNAME_OR_PASSWORD), ok);
+        },
         (error: Error) => {
           log.warn({ thingName, err: error.message }, 'mqtt device refused');
           done(authError('not authorized', BAD_USERNAME_OR_PASSWORD), false);
@@ -78,6 +92,7 @@ export async function startEmbeddedTransport(
     authorizePublish: (client, packet, done) => {
       if (client === null || deviceMayPublish(client.id, packet.topic)) return done(null);
       log.warn({ thingName: client.id, topic: packet.topic }, 'mqtt publish refused');
+      closeReasons.set(client, 'FORBIDDEN_ACCESS');
       done(new Error(`${client.id} may not publish to ${packet.topic}`));
     },
     authorizeSubscribe: (client, sub, done) => {
@@ -85,6 +100,23 @@ export async function startEmbeddedTransport(
       log.warn({ thingName: client.id, topic: sub.topic }, 'mqtt subscribe refused');
       done(null, null); // SUBACK 0x80 for this filter; the connection stays up
     },
+  });
+  /** The client registered under an id (aedes keeps them in `clients`, which its types omit). */
+  const connectedClient = (id: string): Client | undefined =>
+    (broker as unknown as { clients: Record<string, Client | undefined> }).clients[id];
+  broker.on('client', (client) => opts.onConnectivity?.(client.id, true));
+  broker.on('keepaliveTimeout', (client) => closeReasons.set(client, 'MQTT_KEEP_ALIVE_TIMEOUT'));
+  broker.on('clientDisconnect', (client) => {
+    const current = connectedClient(client.id);
+    if (current && current !== client) return; // a newer connection of the same thing is up
+    const reason =
+      closeReasons.get(client) ??
+      (closing
+        ? 'SERVER_INITIATED_DISCONNECT'
+        : (client as Client & { _disconnected?: boolean })._disconnected
+          ? 'CLIENT_INITIATED_DISCONNECT'
+          : 'CONNECTION_LOST');
+    opts.onConnectivity?.(client.id, false, reason);
   });
   broker.on('subscribe', (subs, client) => {
     const set = subscriptions.get(client) ?? new Set<string>();
@@ -156,11 +188,12 @@ export async function startEmbeddedTransport(
       ),
     listen: async () => {},
     close: async () => {
-      const closing = servers.map(closeServer);
+      closing = true;
+      const closingServers = servers.map(closeServer);
       wss?.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       for (const s of servers) if ('closeAllConnections' in s) s.closeAllConnections();
-      await Promise.all(closing);
+      await Promise.all(closingServers);
     },
   };
 }

@@ -3,10 +3,13 @@ import type { Clock } from '@otter/core';
 import type { AwsContext, AwsHandlers } from '../aws/aws-plane.js';
 import type { ShadowChange } from '../handlers/shadows.js';
 import { identifyDevice } from '../services/device-identity.js';
+import type { JobEngine } from '../services/job-engine.js';
 import type { RegistryStore } from '../store/index.js';
 import { verifyDeviceToken } from './device-token.js';
 import { type DeviceAuthenticator, startEmbeddedTransport } from './embedded-transport.js';
 import { startExternalTransport } from './external-transport.js';
+import { JobsNotifier } from './jobs-notifier.js';
+import { registerJobsTopics } from './jobs-topics.js';
 import { publishShadowChange, registerShadowTopics } from './shadow-topics.js';
 import { type RouteHandler, TopicRouter } from './topic-router.js';
 import { type MqttLog, type MqttPorts, type MqttTransport, type Requester, silentLog } from './transport.js';
@@ -30,6 +33,8 @@ export interface MqttDeps {
   store: RegistryStore;
   handlers: AwsHandlers;
   clock: Clock;
+  /** The jobs engine: serves the jobs topics and pushes `notify` / `notify-next`; absent: neither. */
+  jobs?: JobEngine | undefined;
   /** Key of device tokens (docs/mqtt.md); the server passes its secret access key. */
   deviceTokenSecret: string;
   /** Server certificate and key (PEM) of the TLS listener; required when `mqttTlsPort` is set. */
@@ -58,6 +63,13 @@ export interface MqttService {
   route(pattern: string, handler: RouteHandler): void;
   /** Publishes `/accepted`, `/delta` and `/documents` for a shadow change (HandlerDeps.onShadowChange). */
   shadowChanged(change: ShadowChange): Promise<void>;
+  /**
+   * Queues `notify` and `notify-next` pushes for these things (the engine's JobNotifier). Returns
+   * once queued; the pushes go out in batches (mqtt/jobs-notifier.ts).
+   */
+  executionsChanged(thingNames: readonly string[]): Promise<void>;
+  /** Resolves when every queued jobs notification has been published. */
+  jobsIdle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -91,6 +103,27 @@ export async function startMqtt(deps: MqttDeps): Promise<MqttService> {
   const region = deps.region ?? 'us-east-1';
   const router = new TopicRouter();
   let transport: MqttTransport | undefined;
+  const notifier = deps.jobs
+    ? new JobsNotifier({ engine: deps.jobs, clock: deps.clock, publish: (t, p) => publish(t, p), log })
+    : undefined;
+  /** Connectivity writes, chained per thing so a connect and its disconnect are stored in order. */
+  const connectivityWrites = new Map<string, Promise<void>>();
+  const recordConnectivity = (thingName: string, connected: boolean, disconnectReason?: string) => {
+    const timestamp = deps.clock.now();
+    const write = (connectivityWrites.get(thingName) ?? Promise.resolve())
+      .then(() =>
+        deps.store.things.setConnectivity(thingName, {
+          connected,
+          timestamp,
+          ...(disconnectReason === undefined ? {} : { disconnectReason }),
+        }),
+      )
+      .catch((error: Error) => log.warn({ thingName, err: error.message }, 'mqtt connectivity not recorded'))
+      .finally(() => {
+        if (connectivityWrites.get(thingName) === write) connectivityWrites.delete(thingName);
+      });
+    connectivityWrites.set(thingName, write);
+  };
 
   const publish = async (topic: string, payload: Buffer | string | object, opts: PublishOptions = {}) => {
     if (!transport) throw new Error('the MQTT service is not started');
@@ -140,11 +173,21 @@ export async function startMqtt(deps: MqttDeps): Promise<MqttService> {
         );
       }
     },
+    executionsChanged: async (thingNames) => {
+      await notifier?.executionsChanged(thingNames);
+    },
+    jobsIdle: async () => {
+      await notifier?.idle();
+    },
     close: async () => {
+      await notifier?.close();
       await transport?.close();
+      // Disconnects of the closing broker are recorded before the store closes.
+      while (connectivityWrites.size > 0) await Promise.all(connectivityWrites.values());
     },
   };
   registerShadowTopics(service, deps.handlers.iotdata ?? {}, deps.clock, context);
+  if (deps.jobs) registerJobsTopics(service, deps.jobs, deps.clock);
 
   if (config.mqttUrl) {
     transport = await startExternalTransport(config.mqttUrl, onIncoming, log);
@@ -161,6 +204,7 @@ export async function startMqtt(deps: MqttDeps): Promise<MqttService> {
             ? { port: config.mqttTlsPort, ...deps.tls }
             : undefined,
         authenticator: deviceAuthenticator(deps),
+        onConnectivity: recordConnectivity,
       },
       onIncoming,
       log,
