@@ -13,6 +13,26 @@ export interface AwsContext {
   requestId: string;
   /** An ARN in this account and the request's region, e.g. arn('thing/foo'). */
   arn(resource: string): string;
+  /** Set when a device's client certificate made the request (device TLS listener): act as this thing. */
+  device?: { thingName: string };
+}
+
+/**
+ * Requests made with a client certificate (the device TLS listener, device-plane/). Such requests
+ * are judged by the certificate alone: any SigV4 signature on them is ignored.
+ */
+export interface DeviceAuth {
+  /** The device behind the request; undefined when it has none (SigV4 as usual). Throws to refuse. */
+  identify(req: FastifyRequest): Promise<{ thingName: string } | undefined>;
+  /** Whether devices may call this operation at all: picks the operation among a route's candidates. */
+  mayCall(service: AwsService, operation: string): boolean;
+  /** Throws unless the device may run the operation with these (percent-decoded) path labels. */
+  authorize(
+    device: { thingName: string },
+    service: AwsService,
+    operation: string,
+    labels: Record<string, string>,
+  ): void;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: inputs are validated against the model before handlers see them
@@ -27,10 +47,13 @@ export interface AwsPlaneOptions {
   lookupSecret(accessKeyId: string): string | undefined;
   /** Dev mode only: accept unsigned requests (service taken from the only candidate, region us-east-1). */
   allowAnonymous: boolean;
+  /** Client-certificate callers; absent: SigV4 only. */
+  devices?: DeviceAuth;
 }
 
 interface Candidate {
   service: AwsService;
+  name: string;
   model: ServiceModel;
   op: Operation;
   handler: AwsHandler;
@@ -70,7 +93,7 @@ export function registerAwsPlane(app: FastifyInstance, opts: AwsPlaneOptions): v
       const { path, labels } = routeOf(op.http.requestUri);
       const key = `${op.http.method} ${path}`;
       const route = routes.get(key) ?? { method: op.http.method, path, candidates: [] };
-      route.candidates.push({ service, model, op, handler, labels });
+      route.candidates.push({ service, name, model, op, handler, labels });
       routes.set(key, route);
     }
   }
@@ -96,8 +119,18 @@ async function dispatch(
   const rawQuery = q < 0 ? '' : url.slice(q + 1);
   let service: AwsService | undefined;
   let region = 'us-east-1';
+  const device = await opts.devices?.identify(req);
   const hasAuth = req.headers.authorization !== undefined || rawQuery.includes('X-Amz-Signature=');
-  if (hasAuth || !opts.allowAnonymous) {
+  if (device) {
+    // No signing service to go by: the operation is the one of this route devices may call.
+    const allowed = candidates.filter((c) => opts.devices?.mayCall(c.service, c.name));
+    if (allowed.length !== 1)
+      throw new OtterError(
+        'ForbiddenException',
+        `A device certificate may not call ${req.method} ${rawPath}; only its own jobs and shadows`,
+      );
+    service = allowed[0]!.service;
+  } else if (hasAuth || !opts.allowAnonymous) {
     const identity = verifySigV4(
       {
         method: req.method,
@@ -128,6 +161,8 @@ async function dispatch(
     const v = i === candidate.labels.length - 1 && params['*'] !== undefined ? params['*'] : params[`p${i}`];
     if (v !== undefined) labels[name] = v;
   });
+  // Before decoding: a device learns nothing about other things' requests, not even validation errors.
+  if (device) opts.devices?.authorize(device, candidate.service, candidate.name, labels);
   const input = decodeInput(candidate.model, candidate.op, {
     labels,
     query: new URLSearchParams(rawQuery),
@@ -141,6 +176,7 @@ async function dispatch(
     accountId: opts.accountId,
     requestId,
     arn: (resource) => `arn:aws:iot:${region}:${opts.accountId}:${resource}`,
+    ...(device ? { device: { thingName: device.thingName } } : {}),
   };
   const result = await candidate.handler(input, ctx);
   const out = encodeOutput(candidate.model, candidate.op, result);

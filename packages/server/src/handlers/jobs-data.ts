@@ -1,6 +1,6 @@
 import type { Execution } from '@otter/core';
-import type { AwsHandler } from '../aws/aws-plane.js';
-import { ADMIN, type JobEngine } from '../services/job-engine.js';
+import type { AwsContext, AwsHandler } from '../aws/aws-plane.js';
+import { ADMIN, type Caller, type JobEngine } from '../services/job-engine.js';
 
 /** Data-plane times are epoch seconds (iot-jobs-data QueuedAt, StartedAt, LastUpdatedAt: long). */
 const epoch = (ms: number | undefined) => (ms === undefined ? undefined : Math.floor(ms / 1000));
@@ -34,52 +34,71 @@ function deviceExecution(e: Execution, now: number, jobDocument?: string) {
   };
 }
 
+/** Requests signed with access keys act as ADMIN; a device on the TLS listener as its own thing. */
+const callerOf = (ctx: AwsContext | undefined): Caller =>
+  ctx?.device ? { kind: 'thing', thingName: ctx.device.thingName } : ADMIN;
+
 /**
- * The device data plane over HTTP (signing service `iot-jobs-data`). Requests signed with access
- * keys act as ADMIN; the TLS client-certificate listener will pass the device's thing instead.
+ * The device data plane over HTTP (signing service `iot-jobs-data`), for admins (SigV4) and for
+ * devices on the TLS client-certificate listener (device-plane/).
  */
 export function jobsDataHandlers(engine: JobEngine, now: () => number): Record<string, AwsHandler> {
   const withDocument = async (e: Execution, include: boolean | undefined) =>
     include ? engine.deviceDocument(await engine.jobOf(e.jobId)) : undefined;
   return {
-    GetPendingJobExecutions: async (input: { thingName: string }) => {
-      const { inProgress, queued } = await engine.pending(ADMIN, input.thingName);
+    GetPendingJobExecutions: async (input: { thingName: string }, ctx) => {
+      const { inProgress, queued } = await engine.pending(callerOf(ctx), input.thingName);
       return { inProgressJobs: inProgress.map(summary), queuedJobs: queued.map(summary) };
     },
-    StartNextPendingJobExecution: async (input: {
-      thingName: string;
-      statusDetails?: Record<string, string>;
-      stepTimeoutInMinutes?: number;
-    }) => {
-      const e = await engine.startNext(ADMIN, input.thingName, input);
+    StartNextPendingJobExecution: async (
+      input: {
+        thingName: string;
+        statusDetails?: Record<string, string>;
+        stepTimeoutInMinutes?: number;
+      },
+      ctx,
+    ) => {
+      const e = await engine.startNext(callerOf(ctx), input.thingName, input);
       if (!e) return {};
       return { execution: deviceExecution(e, now(), await withDocument(e, true)) };
     },
-    DescribeJobExecution: async (input: {
-      thingName: string;
-      jobId: string;
-      executionNumber?: number;
-      includeJobDocument?: boolean;
-    }) => {
+    DescribeJobExecution: async (
+      input: {
+        thingName: string;
+        jobId: string;
+        executionNumber?: number;
+        includeJobDocument?: boolean;
+      },
+      ctx,
+    ) => {
+      const caller = callerOf(ctx);
       const e =
         input.jobId === '$next'
-          ? await engine.next(ADMIN, input.thingName)
-          : await engine.describeExecution(ADMIN, input.thingName, input.jobId, input.executionNumber);
+          ? await engine.next(caller, input.thingName)
+          : await engine.describeExecution(caller, input.thingName, input.jobId, input.executionNumber);
       if (!e) return {};
       return { execution: deviceExecution(e, now(), await withDocument(e, input.includeJobDocument)) };
     },
-    UpdateJobExecution: async (input: {
-      thingName: string;
-      jobId: string;
-      status: string;
-      statusDetails?: Record<string, string>;
-      expectedVersion?: number;
-      stepTimeoutInMinutes?: number;
-      executionNumber?: number;
-      includeJobExecutionState?: boolean;
-      includeJobDocument?: boolean;
-    }) => {
-      const { execution, job } = await engine.updateExecution(ADMIN, input.thingName, input.jobId, input);
+    UpdateJobExecution: async (
+      input: {
+        thingName: string;
+        jobId: string;
+        status: string;
+        statusDetails?: Record<string, string>;
+        expectedVersion?: number;
+        stepTimeoutInMinutes?: number;
+        executionNumber?: number;
+        includeJobExecutionState?: boolean;
+        includeJobDocument?: boolean;
+      },
+      ctx,
+    ) => {
+      const { execution, job } = await engine.updateExecution(
+        callerOf(ctx),
+        input.thingName,
+        input.jobId,
+        input,
+      );
       return {
         executionState: input.includeJobExecutionState
           ? {

@@ -5,6 +5,7 @@ import {
   epochSeconds,
   isOtterError,
   notFound,
+  OtterError,
   type ShadowDeleteDocument,
   type ShadowSnapshot,
   type ShadowState,
@@ -13,7 +14,7 @@ import {
   type UpdateAcceptedDocument,
   validateShadowName,
 } from '@otter/core';
-import type { AwsHandler } from '../aws/aws-plane.js';
+import type { AwsContext, AwsHandler } from '../aws/aws-plane.js';
 import type { RegistryStore } from '../store/index.js';
 import { CLASSIC_SHADOW } from '../store/index.js';
 import { decodeToken, encodeToken, pageSize } from './paging.js';
@@ -68,6 +69,18 @@ interface ShadowInput {
   shadowName?: string;
 }
 
+/**
+ * A device on the TLS listener reaches only its own thing's shadows. The listener checks this
+ * before the handler runs; this is a second guard. (Internal callers pass no context.)
+ */
+function authorizeCaller(ctx: AwsContext | undefined, thingName: string): void {
+  if (ctx?.device && ctx.device.thingName !== thingName)
+    throw new OtterError(
+      'ForbiddenException',
+      `The certificate of thing ${ctx.device.thingName} may not access thing ${thingName}`,
+    );
+}
+
 /** Checks an update's payload before it is applied (e.g. `$package` against the catalog); throws to refuse it. */
 export type ShadowUpdateCheck = (thingName: string, shadowName: string, payload: Buffer) => Promise<void>;
 
@@ -83,14 +96,16 @@ export function shadowHandlers(
   checkUpdate?: ShadowUpdateCheck,
 ): Record<string, AwsHandler> {
   return {
-    GetThingShadow: async (input: ShadowInput) => {
+    GetThingShadow: async (input: ShadowInput, ctx) => {
+      authorizeCaller(ctx, input.thingName);
       const name = shadowKey(input.shadowName);
       const shadow = await store.shadows.get(input.thingName, name);
       if (!shadow) throw noShadow(input.thingName, name);
       return { payload: json(shadowGetResponse(shadow, clock.now())) };
     },
 
-    UpdateThingShadow: async (input: ShadowInput & { payload: Buffer }) => {
+    UpdateThingShadow: async (input: ShadowInput & { payload: Buffer }, ctx) => {
+      authorizeCaller(ctx, input.thingName);
       const name = shadowKey(input.shadowName);
       await store.things.describe(input.thingName); // ResourceNotFoundException for an unknown thing
       await checkUpdate?.(input.thingName, name, input.payload);
@@ -134,7 +149,8 @@ export function shadowHandlers(
       }
     },
 
-    DeleteThingShadow: async (input: ShadowInput) => {
+    DeleteThingShadow: async (input: ShadowInput, ctx) => {
+      authorizeCaller(ctx, input.thingName);
       const name = shadowKey(input.shadowName);
       const deleted = await store.shadows.delete(input.thingName, name, undefined, clock.now());
       if (!deleted) throw noShadow(input.thingName, name);
@@ -151,7 +167,11 @@ export function shadowHandlers(
       return { payload: json(accepted) };
     },
 
-    ListNamedShadowsForThing: async (input: { thingName: string; nextToken?: string; pageSize?: number }) => {
+    ListNamedShadowsForThing: async (
+      input: { thingName: string; nextToken?: string; pageSize?: number },
+      ctx,
+    ) => {
+      authorizeCaller(ctx, input.thingName);
       await store.things.describe(input.thingName);
       const page = await store.shadows.listNamed(input.thingName, {
         after: decodeToken(input.nextToken),

@@ -65,6 +65,7 @@ export async function startMqttTestServer(
       port: 0,
       mqttPort: 0,
       mqttWsPort: 0,
+      deviceTlsPort: 0,
       dataDir,
       accessKeyId: 'AKIAOTTERTEST0000001',
       secretAccessKey: SECRET,

@@ -38,6 +38,7 @@ async function startArtifactServer(backend: string, overrides: Partial<ServerCon
       port: 0,
       mqttPort: 0,
       mqttWsPort: 0,
+      deviceTlsPort: 0,
       dataDir,
       accessKeyId: 'AKIAOTTERTEST0000001',
       secretAccessKey: 'otter-test-secret-key',

@@ -104,6 +104,7 @@ export async function startTestServer(backend = 'sqlite', region = 'eu-west-1'):
       port: 0,
       mqttPort: 0,
       mqttWsPort: 0,
+      deviceTlsPort: 0,
       dataDir,
       accessKeyId: 'AKIAOTTERTEST0000001',
       secretAccessKey: 'otter-test-secret-key',
