@@ -29,6 +29,14 @@ export const SERVER_SETTINGS = {
   mqttTlsPort: { env: 'OTTER_MQTT_TLS_PORT', default: undefined, type: 'port' },
   /** External broker (`mqtt://host:1883`, `mqtts://…`, `ws://…`): no embedded broker; Otter joins as a client. */
   mqttUrl: { env: 'OTTER_MQTT_URL', default: undefined, type: 'string' },
+  /** Milliseconds between jobs scheduler passes (±20 % jitter); `0` turns the scheduler off in this process. */
+  schedulerIntervalMs: { env: 'OTTER_SCHEDULER_INTERVAL_MS', default: 1000, type: 'int' },
+  /** HTTPS device data plane with client certificates (docs/device-identity.md); `0` free port, `-1`/`off` disables. */
+  deviceTlsPort: { env: 'OTTER_DEVICE_TLS_PORT', default: 8785, type: 'portOrOff' },
+  /** Server certificate (PEM) of the TLS listeners; absent: issued at startup by the Otter device CA. */
+  tlsCertFile: { env: 'OTTER_TLS_CERT_FILE', default: undefined, type: 'string' },
+  /** Private key (PEM) of `tlsCertFile`. */
+  tlsKeyFile: { env: 'OTTER_TLS_KEY_FILE', default: undefined, type: 'string' },
 } as const;
 
 type Setting = (typeof SERVER_SETTINGS)[keyof typeof SERVER_SETTINGS];
@@ -105,6 +113,10 @@ export function loadServerConfig(env: Record<string, string | undefined>, config
   if ((config.accessKeyId === undefined) !== (config.secretAccessKey === undefined))
     throw new ConfigError(
       'set both accessKeyId and secretAccessKey (OTTER_ACCESS_KEY_ID, OTTER_SECRET_ACCESS_KEY) or neither',
+    );
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined))
+    throw new ConfigError(
+      'set both tlsCertFile and tlsKeyFile (OTTER_TLS_CERT_FILE, OTTER_TLS_KEY_FILE) or neither',
     );
   if (!/^\d{12}$/.test(String(config.accountId))) throw new ConfigError('accountId must be 12 digits');
   return config as ServerConfig;

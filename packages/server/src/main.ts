@@ -7,8 +7,11 @@ import { createBlobStore } from './artifacts/create-blob-store.js';
 import { derivePresignSecret } from './artifacts/presign.js';
 import { loadServerConfig, type ServerConfig } from './config.js';
 import { resolveAccessKey } from './credentials.js';
+import { type DevicePlane, startDevicePlane } from './device-plane/device-plane.js';
+import { resolveServerTls } from './device-plane/server-certificate.js';
 import { createServices, type ServerServices } from './handlers/index.js';
 import { type MqttService, startMqtt } from './mqtt/mqtt-service.js';
+import { JobScheduler } from './services/job-scheduler.js';
 import { artifactBucketOf, createPublishCheck } from './services/publish-check.js';
 import { createDatabase, RegistryStore } from './store/index.js';
 
@@ -32,8 +35,12 @@ export interface RunningServer {
   store: RegistryStore;
   /** The MQTT side: embedded broker or client of an external one (ports in `mqtt.ports`). */
   mqtt: MqttService;
+  /** The HTTPS device data plane with client certificates (`https://…`); undefined when `deviceTlsPort` is off. */
+  deviceUrl: string | undefined;
   /** The jobs engine and dynamic groups behind the handlers. */
   services: ServerServices;
+  /** The jobs scheduler (running unless `schedulerIntervalMs` is 0; tests may call `tick`). */
+  scheduler: JobScheduler;
   log: { info(obj: object, msg: string): void };
   close(): Promise<void>;
 }
@@ -69,12 +76,15 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     publicUrl: () => (config.publicUrl ?? url).replace(/\/+$/, ''),
   });
   let mqtt: MqttService | undefined;
+  let devicePlane: DevicePlane | undefined;
   const services = createServices({
     store,
     clock,
     artifacts,
     publishCheck: createPublishCheck({ store, bucket: artifactBucketOf(blobs) }),
     onShadowChange: async (change) => mqtt?.shadowChanged(change),
+    // MQTT `notify` / `notify-next`; changes before the broker is up have nobody to tell.
+    jobNotifier: { executionsChanged: async (thingNames) => mqtt?.executionsChanged(thingNames) },
   });
   const { handlers } = services;
   const app = buildApp({
@@ -88,25 +98,58 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   });
   try {
     await app.listen({ port: config.port, host: config.host });
+    // One server certificate for every TLS listener (device HTTPS, MQTT over TLS).
+    const tls =
+      config.deviceTlsPort !== -1 || (config.mqttTlsPort !== undefined && !config.mqttUrl)
+        ? await resolveServerTls(config, store, clock)
+        : undefined;
+    if (tls && config.deviceTlsPort !== -1)
+      devicePlane = await startDevicePlane({
+        config,
+        tls,
+        store,
+        handlers,
+        accessKeys: [key],
+        clock,
+        logger: opts.logger === false ? false : { level: config.logLevel },
+      });
     mqtt = await startMqtt({
+      tls,
       config,
       store,
       handlers,
       clock,
       deviceTokenSecret: key.secretAccessKey,
+      jobs: services.jobs,
       log: app.log,
     });
   } catch (e) {
+    await devicePlane?.close();
     await app.close();
     await db.close();
     await blobs.close();
     throw e;
   }
+  const scheduler = new JobScheduler({
+    store,
+    engine: services.jobs,
+    clock,
+    intervalMs: config.schedulerIntervalMs,
+    log: app.log,
+  });
+  scheduler.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   app.log.info(
-    { url, database: db.kind, dataDir: config.dataDir, mqtt: mqtt.mode, mqttPorts: mqtt.ports },
+    {
+      url,
+      deviceUrl: devicePlane?.url,
+      database: db.kind,
+      dataDir: config.dataDir,
+      mqtt: mqtt.mode,
+      mqttPorts: mqtt.ports,
+    },
     'otter server ready',
   );
   if (generated && opts.logger !== false) {
@@ -127,12 +170,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     artifacts,
     store,
     mqtt,
+    deviceUrl: devicePlane?.url,
     services,
+    scheduler,
     log: app.log,
     close: () => {
       const broker = mqtt;
-      closing ??= broker
-        .close()
+      closing ??= scheduler
+        .stop()
+        .then(() => broker.close())
+        .then(() => devicePlane?.close())
         .then(() => app.close())
         .then(() => Promise.all([db.close(), blobs.close()]).then(() => {}));
       return closing;

@@ -239,6 +239,7 @@ export class JobEngine {
         Object.fromEntries(input.tags.map((t) => [t.Key, t.Value ?? ''])),
       );
     }
+    await this.#notifyJob(input.jobId, ['QUEUED']);
     return this.refreshStatus(input.jobId);
   }
 
@@ -323,6 +324,7 @@ export class JobEngine {
       },
       now,
     );
+    await this.#notifyJob(jobId, ['CANCELED']);
     return this.#store.jobs.describeJob(jobId);
   }
 
@@ -341,7 +343,9 @@ export class JobEngine {
         );
       }
     }
+    const affected = this.#notifier ? await this.#jobThings(jobId, ['QUEUED', 'IN_PROGRESS']) : [];
     await this.#store.jobs.deleteJob(jobId);
+    await this.#notifier?.executionsChanged(affected);
   }
 
   /** AssociateTargetsWithJob: CONTINUOUS, IN_PROGRESS jobs only, at most 100 targets in all (AWS API doc). */
@@ -362,6 +366,7 @@ export class JobEngine {
     const now = this.#clock.now();
     await this.#store.jobs.addTargets(jobId, targetArns, targets, now);
     if (comment !== undefined) await this.#store.jobs.updateJob(jobId, { comment }, now);
+    await this.#notifyJob(jobId, ['QUEUED']);
     return this.#store.jobs.describeJob(jobId);
   }
 
@@ -392,7 +397,9 @@ export class JobEngine {
     req: { force?: boolean; expectedVersion?: number; statusDetails?: Record<string, string> },
   ): Promise<Execution> {
     await this.#store.jobs.describeJob(jobId);
-    return this.#change(ADMIN, thingName, jobId, undefined, (e, now) => cancel(e, req, now));
+    const canceled = await this.#change(ADMIN, thingName, jobId, undefined, (e, now) => cancel(e, req, now));
+    await this.#notifier?.executionsChanged([thingName]);
+    return canceled;
   }
 
   /** DeleteJobExecution: terminal executions only, unless `force`. */
@@ -411,6 +418,7 @@ export class JobEngine {
       );
     }
     await this.#store.jobs.deleteExecution(jobId, thingName, executionNumber);
+    await this.#notifier?.executionsChanged([thingName]);
     await this.refreshStatus(jobId);
   }
 
@@ -449,7 +457,10 @@ export class JobEngine {
       const now = this.#clock.now();
       const next = startNext(exec, req, timeoutOf(job), now);
       if (next === exec) return exec;
-      if (await this.#store.jobs.saveExecution(next, exec.versionNumber)) return next;
+      if (await this.#store.jobs.saveExecution(next, exec.versionNumber)) {
+        await this.#notifier?.executionsChanged([thingName]);
+        return next;
+      }
       if (attempt >= MAX_ATTEMPTS)
         throw new OtterError('ThrottlingException', 'Too many concurrent updates; retry');
     }
@@ -476,6 +487,7 @@ export class JobEngine {
     const execution = await this.#change(caller, thingName, jobId, req.executionNumber, (e, now) =>
       deviceUpdate(e, req, timeoutOf(job), now),
     );
+    await this.#notifier?.executionsChanged([thingName]);
     if (execution.status === 'SUCCEEDED') await this.#recordPackageVersions(thingName, job);
     if (isTerminal(execution.status)) await this.refreshStatus(jobId);
     return { execution, job };
@@ -504,10 +516,41 @@ export class JobEngine {
       const next = timeOut(exec, now);
       if (next !== exec && (await this.#store.jobs.saveExecution(next, exec.versionNumber))) {
         n++;
+        await this.#notifier?.executionsChanged([exec.thingName]);
         await this.refreshStatus(exec.jobId);
       }
     }
     return n;
+  }
+
+  /** Tells the notifier about every thing with an execution of the job in `statuses`, a page at a time. */
+  async #notifyJob(jobId: string, statuses: readonly string[]): Promise<void> {
+    const notifier = this.#notifier;
+    if (notifier) await this.#eachJobThing(jobId, statuses, (names) => notifier.executionsChanged(names));
+  }
+
+  /** Things with an execution of the job in `statuses` (read before a change that removes them). */
+  async #jobThings(jobId: string, statuses: readonly string[]): Promise<string[]> {
+    const all: string[] = [];
+    await this.#eachJobThing(jobId, statuses, async (names) => {
+      all.push(...names);
+    });
+    return all;
+  }
+
+  async #eachJobThing(
+    jobId: string,
+    statuses: readonly string[],
+    onPage: (names: string[]) => Promise<void>,
+  ): Promise<void> {
+    for (const status of statuses) {
+      let after: string | undefined;
+      do {
+        const page = await this.#store.jobs.listExecutionsForJob(jobId, { status, after, limit: 1000 });
+        if (page.items.length > 0) await onPage(page.items.map((e) => e.thingName));
+        after = page.nextToken;
+      } while (after !== undefined);
+    }
   }
 
   /** Applies `change` to an execution with optimistic concurrency (re-reads and retries on a race). */
@@ -549,6 +592,12 @@ export class JobEngine {
       // The execution outcome stands even if the catalog changed since the job was created.
       if (!isOtterError(error)) throw error;
     }
+  }
+
+  /** The scheduler's changes (released, timed out, retried, removed, canceled) reach the notifier too. */
+  async scheduledChanges(thingNames: readonly string[]): Promise<void> {
+    for (let i = 0; i < thingNames.length; i += 1000)
+      await this.#notifier?.executionsChanged(thingNames.slice(i, i + 1000));
   }
 }
 

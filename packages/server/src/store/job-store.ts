@@ -5,6 +5,8 @@ import {
   type JobStatus,
   notFound,
   OtterError,
+  type RetryConfig,
+  retriesAllowed,
   type StatusCounts,
   timerDueAt,
 } from '@otter/core';
@@ -89,7 +91,7 @@ export interface JobTargetNames {
 /** How CreateJob releases executions: all now, or at most `limit` now and the rest left pending. */
 export type InitialRelease = { kind: 'all' } | { kind: 'some'; limit: number };
 
-interface JobRow {
+export interface JobRow {
   job_id: string;
   job_arn: string;
   status: string;
@@ -116,7 +118,7 @@ interface JobRow {
   next_due_at: number | null;
 }
 
-interface ExecutionRow {
+export interface ExecutionRow {
   job_id: string;
   thing_name: string;
   execution_number: number;
@@ -147,7 +149,7 @@ const opt = <K extends string, V>(key: K, v: V | null): { [P in K]?: V } =>
   (v === null ? {} : { [key]: v }) as { [P in K]?: V };
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
-function rowToJob(r: JobRow): JobRecord {
+export function rowToJob(r: JobRow): JobRecord {
   return {
     jobId: r.job_id,
     jobArn: r.job_arn,
@@ -179,7 +181,7 @@ function rowToJob(r: JobRow): JobRecord {
   };
 }
 
-function rowToExecution(r: ExecutionRow): Execution {
+export function rowToExecution(r: ExecutionRow): Execution {
   return {
     jobId: r.job_id,
     thingName: r.thing_name,
@@ -214,6 +216,21 @@ export const jobNotFound = (jobId: string) => notFound(`Job ${jobId} cannot be f
 export const executionNotFound = (jobId: string, thingName: string) =>
   notFound(`Job execution of job ${jobId} on thing ${thingName} cannot be found.`);
 
+/**
+ * Core's `shouldRetry` as a SQL condition on job_executions: the thing's latest attempt is FAILED or
+ * TIMED_OUT and its retryAttempt is below the allowance for that failure. Undefined: no retries.
+ */
+export function retryOwed(config: unknown): { sql: string; params: number[] } | undefined {
+  const c = config as RetryConfig | undefined;
+  const failed = retriesAllowed(c, 'FAILED');
+  const timedOut = retriesAllowed(c, 'TIMED_OUT');
+  if (failed === 0 && timedOut === 0) return undefined;
+  return {
+    sql: "latest = 1 AND ((status = 'FAILED' AND retry_attempt < ?) OR (status = 'TIMED_OUT' AND retry_attempt < ?))",
+    params: [failed, timedOut],
+  };
+}
+
 /** Rows per multi-row statement: far below SQLite's and PostgreSQL's parameter limits. */
 const CHUNK = 500;
 const chunks = <T>(items: readonly T[]): T[][] => {
@@ -221,7 +238,7 @@ const chunks = <T>(items: readonly T[]): T[][] => {
   for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
   return out;
 };
-const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+export const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 /** Groups with all their descendants, as `sub(name)`. */
 const subtree = (n: number) => `WITH RECURSIVE sub(name) AS (
@@ -233,7 +250,7 @@ const NEW_EXECUTION_COLUMNS =
   'job_id, thing_name, execution_number, status, status_details, version_number, queued_at, last_updated_at, retry_attempt, force_canceled, latest';
 const newExecutionValues = (thing: string) => `?, ${thing}, 1, 'QUEUED', '{}', 1, ?, ?, 0, 0, 1`;
 
-const PENDING = "('QUEUED', 'IN_PROGRESS')";
+export const PENDING = "('QUEUED', 'IN_PROGRESS')";
 
 /** Jobs, their targets, executions and job templates. */
 export class JobStore {
@@ -482,13 +499,28 @@ export class JobStore {
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])) as StatusCounts;
   }
 
-  /** Whether the job has a QUEUED or IN_PROGRESS execution (cheap: one index probe). */
+  /**
+   * Whether the job has a QUEUED or IN_PROGRESS execution, or a FAILED / TIMED_OUT latest attempt
+   * that the scheduler still owes a retry (so the job does not complete before it; cheap: index probes).
+   */
   async hasPendingExecutions(jobId: string): Promise<boolean> {
     const row = await this.db.get(
       `SELECT 1 AS x FROM job_executions WHERE job_id = ? AND status IN ${PENDING} LIMIT 1`,
       [jobId],
     );
-    return row !== undefined;
+    if (row !== undefined) return true;
+    const job = await this.db.get<{ configs: string; status: string }>(
+      'SELECT configs, status FROM jobs WHERE job_id = ?',
+      [jobId],
+    );
+    if (!job || job.status === 'CANCELED') return false;
+    const owed = retryOwed(parseJson<JobConfigs>(job.configs).jobExecutionsRetryConfig);
+    if (!owed) return false;
+    const retry = await this.db.get(
+      `SELECT 1 AS x FROM job_executions WHERE job_id = ? AND ${owed.sql} LIMIT 1`,
+      [jobId, ...owed.params],
+    );
+    return retry !== undefined;
   }
 
   /** An execution: the given number, else the thing's latest attempt. */
@@ -700,7 +732,7 @@ async function requireJob(db: SqlExecutor, jobId: string): Promise<JobRecord> {
  * million-thing group costs one statement. With `skipExisting`, things that already have an
  * execution or a pending entry for the job are left alone. Returns the rows inserted.
  */
-async function insertTargets(
+export async function insertTargets(
   tx: SqlExecutor,
   table: 'job_executions' | 'job_pending_targets',
   jobId: string,
@@ -743,7 +775,7 @@ async function insertTargets(
  * Moves up to `limit` pending targets (name order) to QUEUED executions and updates the job's
  * counters; `released_this_minute` restarts when `minuteStart` is a new pacing minute.
  */
-async function releasePendingIn(
+export async function releasePendingIn(
   tx: SqlExecutor,
   jobId: string,
   limit: number,
