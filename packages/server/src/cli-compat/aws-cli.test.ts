@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
@@ -456,6 +456,106 @@ for (const backend of BACKENDS) {
       const listed = await guarded(t, 'iot', 'list-things-in-thing-group', '--thing-group-name', 'on-215');
       if (!listed) return;
       assert.deepEqual(listed.things, ['sensor-1']);
+      done.add('create-dynamic-thing-group');
+    });
+
+    test('README: a job rolls out samplePackage 2.2.0 (seed 000 flow)', async (t) => {
+      if (!needs(t, 'create-package-version', 'create-dynamic-thing-group')) return;
+      const arn = 'arn:aws:iot:us-east-1:123456789012';
+      await ok(
+        'iot',
+        'create-package-version',
+        '--package-name',
+        'samplePackage',
+        '--version-name',
+        '2.2.0',
+        '--attributes',
+        's3URL=https://example.com/fw-2.2.0.bin,checksum=abc123',
+      );
+      await ok(
+        'iot',
+        'update-package-version',
+        '--package-name',
+        'samplePackage',
+        '--version-name',
+        '2.2.0',
+        '--action',
+        'PUBLISH',
+      );
+      await ok('iot', 'update-package-configuration', '--version-update-by-jobs-config', 'enabled=true');
+      const doc = join(tmp, 'job.json');
+      writeFileSync(
+        doc,
+        '{"samplePackage": {"url": "${aws:iot:package:samplePackage:version:2.2.0:attributes:s3URL}",\n' +
+          '                   "checksum": "${aws:iot:package:samplePackage:version:2.2.0:attributes:checksum}"}}\n',
+      );
+      await ok(
+        'iot',
+        'create-job',
+        '--job-id',
+        'update-220',
+        '--document',
+        `file://${doc}`,
+        '--targets',
+        `${arn}:thing/sensor-1`,
+        '--destination-package-versions',
+        `${arn}:package/samplePackage/version/2.2.0`,
+      );
+      const started = (await ok(
+        'iot-jobs-data',
+        'start-next-pending-job-execution',
+        '--thing-name',
+        'sensor-1',
+      )) as {
+        execution: { jobId: string; versionNumber: number; jobDocument: string };
+      };
+      assert.equal(started.execution.jobId, 'update-220');
+      assert.equal(started.execution.versionNumber, 2);
+      assert.deepEqual(JSON.parse(started.execution.jobDocument), {
+        samplePackage: { url: 'https://example.com/fw-2.2.0.bin', checksum: 'abc123' },
+      });
+      await fails(
+        'VersionConflictException',
+        'iot-jobs-data',
+        'update-job-execution',
+        '--thing-name',
+        'sensor-1',
+        '--job-id',
+        'update-220',
+        '--status',
+        'SUCCEEDED',
+        '--expected-version',
+        '1',
+      );
+      await ok(
+        'iot-jobs-data',
+        'update-job-execution',
+        '--thing-name',
+        'sensor-1',
+        '--job-id',
+        'update-220',
+        '--status',
+        'SUCCEEDED',
+        '--expected-version',
+        '2',
+      );
+      const job = (await ok('iot', 'describe-job', '--job-id', 'update-220')) as {
+        job: { status: string; jobProcessDetails: { numberOfSucceededThings: number } };
+      };
+      assert.equal(job.job.status, 'COMPLETED');
+      assert.equal(job.job.jobProcessDetails.numberOfSucceededThings, 1);
+      const outfile = join(tmp, 'package-shadow.json');
+      await ok(
+        'iot-data',
+        'get-thing-shadow',
+        '--thing-name',
+        'sensor-1',
+        '--shadow-name',
+        '$package',
+        outfile,
+      );
+      const shadow = JSON.parse(readFileSync(outfile, 'utf8')) as { state: { reported: unknown } };
+      assert.deepEqual(shadow.state.reported, { samplePackage: { version: '2.2.0' } });
     });
   });
 }
