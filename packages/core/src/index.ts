@@ -1,4 +1,5 @@
 export * from './clock.js';
+export * from './debian/index.js';
 export * from './errors.js';
 export * from './fleet-query/index.js';
 export * from './jobs/index.js';
