@@ -14,18 +14,34 @@ export function createExec(signal?: AbortSignal): Exec {
       let error: string | undefined;
       const child = spawn(cmd, [...args], {
         env: { ...process.env, ...options.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+        // Its own process group, so a timeout also stops what a script started (a `sleep` would
+        // otherwise keep the pipes open and the command "running" after its shell was killed).
+        detached: true,
       });
+      if (options.stdin !== undefined && child.stdin) {
+        // A command that exits without reading its input must not crash the agent (EPIPE).
+        child.stdin.on('error', () => {});
+        child.stdin.end(options.stdin);
+      }
       const keep = (i: 0 | 1) => (chunk: Buffer) => {
         const s = out[i]! + chunk.toString('utf8');
         out[i] = s.length > MAX_OUTPUT ? s.slice(-MAX_OUTPUT) : s;
       };
-      child.stdout.on('data', keep(0));
-      child.stderr.on('data', keep(1));
+      child.stdout?.on('data', keep(0));
+      child.stderr?.on('data', keep(1));
       let killer: NodeJS.Timeout | undefined;
+      const kill = (sig: NodeJS.Signals) => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, sig);
+        } catch {
+          child.kill(sig);
+        }
+      };
       const stop = () => {
-        child.kill('SIGTERM');
-        killer ??= setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+        kill('SIGTERM');
+        killer ??= setTimeout(() => kill('SIGKILL'), KILL_GRACE_MS);
       };
       const timer =
         options.timeoutMs === undefined

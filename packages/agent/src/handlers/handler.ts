@@ -15,6 +15,10 @@ export interface ExecOptions {
   readonly timeoutMs?: number;
   /** Added to the agent's own environment. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Written to the command's standard input (closed after); stdin is empty without it. */
+  readonly stdin?: string;
+  /** Working directory (default: the agent's). */
+  readonly cwd?: string;
 }
 
 export interface ExecResult {
@@ -38,6 +42,14 @@ export interface DownloadedFile {
   readonly path: string;
 }
 
+/** The job a handler runs for (scripts get it as OTTER_JOB_ID, OTTER_VERSION, OTTER_THING_NAME). */
+export interface HandlerJob {
+  readonly jobId: string;
+  readonly thingName?: string;
+  /** The software version the update installs, when the document says. */
+  readonly version?: string;
+}
+
 export interface HandlerContext {
   /** A folder the handler may use for this job; removed by the agent afterwards. */
   readonly workDir: string;
@@ -51,6 +63,10 @@ export interface HandlerContext {
   readonly saveState?: (state: unknown) => Promise<void>;
   /** What saveState stored, when the agent resumes or rolls back after a restart. */
   readonly savedState?: unknown;
+  /** The job this step belongs to. */
+  readonly job?: HandlerJob;
+  /** Limit for this step (the document's timeoutSeconds); handlers fall back to their own default. */
+  readonly timeoutMs?: number;
 }
 
 export const HANDLER_RESULT_STATUSES = ['SUCCEEDED', 'FAILED', 'REJECTED'] as const;
