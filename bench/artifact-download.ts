@@ -2,7 +2,8 @@
  * Artifact download: Otter serving a presigned artifact URL vs nginx (`sendfile on`) serving the
  * same file, both fetched by the same client (`curl`, one process per stream), 1 and 32 streams in
  * parallel. Then a download in 1 MiB `Range` requests against one full GET from Otter, both by the
- * same Node client on one keep-alive connection, with every chunk's SHA-256 checked.
+ * same Node client on one keep-alive connection, with every chunk's SHA-256 checked. Each
+ * comparison runs its two sides alternately three times and reports the medians.
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -19,17 +20,33 @@ const run = promisify(execFile);
 const ACCESS_KEY_ID = 'AKIABENCHART';
 const SECRET_ACCESS_KEY = 'bench-artifact-secret';
 const MIB = 1024 * 1024;
+/** Alternating measurement rounds per comparison; the medians are reported. */
+const ROUNDS = 3;
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 
 export interface StreamsResult {
   streams: number;
+  /** Medians of ROUNDS runs (MiB/s); every run in `samples`. */
   otterMiBps: number;
   nginxMiBps: number;
+  samples?: { otter: number[]; nginx: number[] };
 }
 
 export interface ArtifactDownloadResult {
   sizeBytes: number;
   parallel: StreamsResult[];
-  ranged: { chunkBytes: number; rangedMiBps: number; fullMiBps: number; chunks: number };
+  ranged: {
+    chunkBytes: number;
+    rangedMiBps: number;
+    fullMiBps: number;
+    chunks: number;
+    samples?: { full: number[]; ranged: number[] };
+  };
   skipped?: string;
 }
 
@@ -268,6 +285,7 @@ export async function runArtifactDownload(opts: {
       port: 0,
       mqttPort: 0,
       mqttWsPort: 0,
+      deviceTlsPort: 0,
       dataDir: join(dir, 'server'),
       accessKeyId: ACCESS_KEY_ID,
       secretAccessKey: SECRET_ACCESS_KEY,
@@ -280,31 +298,47 @@ export async function runArtifactDownload(opts: {
     const nginxUrl = `http://127.0.0.1:${nginx.port}/firmware.bin`;
     const parallel: StreamsResult[] = [];
     for (const streams of opts.streams) {
-      // Warm the page cache and both servers, then measure Otter and nginx alternately.
+      // Warm the page cache and both servers, then measure Otter and nginx alternately, ROUNDS
+      // times each, and keep the medians: other processes on the machine perturb single runs.
       await curlParallel(otterUrl, 1, opts.sizeBytes);
       await curlParallel(nginxUrl, 1, opts.sizeBytes);
       opts.log(`download: ${streams} stream(s) ...`);
-      const otterMiBps = await curlParallel(otterUrl, streams, opts.sizeBytes);
-      const nginxMiBps = await curlParallel(nginxUrl, streams, opts.sizeBytes);
-      parallel.push({ streams, otterMiBps, nginxMiBps });
+      const otter: number[] = [];
+      const nginx: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        otter.push(await curlParallel(otterUrl, streams, opts.sizeBytes));
+        nginx.push(await curlParallel(nginxUrl, streams, opts.sizeBytes));
+      }
+      parallel.push({
+        streams,
+        otterMiBps: median(otter),
+        nginxMiBps: median(nginx),
+        samples: { otter, nginx },
+      });
     }
 
     opts.log('download: 1 MiB ranges vs one full GET ...');
     const expected = await chunkHashes(file, MIB);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const url = new URL(otterUrl);
-    let t = performance.now();
-    const full = await fetchHash(url, agent);
-    const fullSeconds = (performance.now() - t) / 1000;
-    if (full.sha256 !== sha256 || full.bytes !== opts.sizeBytes) throw new Error('full GET: content differs');
-    t = performance.now();
-    for (let i = 0; i < expected.length; i++) {
-      const start = i * MIB;
-      const end = Math.min(opts.sizeBytes, start + MIB) - 1;
-      const part = await fetchHash(url, agent, [start, end]);
-      if (part.sha256 !== expected[i]) throw new Error(`range ${start}-${end}: hash differs`);
+    const fullRuns: number[] = [];
+    const rangedRuns: number[] = [];
+    // Alternate one full GET and one ranged download, ROUNDS times; medians of each.
+    for (let round = 0; round < ROUNDS; round++) {
+      let t = performance.now();
+      const full = await fetchHash(url, agent);
+      fullRuns.push(opts.sizeBytes / MIB / ((performance.now() - t) / 1000));
+      if (full.sha256 !== sha256 || full.bytes !== opts.sizeBytes)
+        throw new Error('full GET: content differs');
+      t = performance.now();
+      for (let i = 0; i < expected.length; i++) {
+        const start = i * MIB;
+        const end = Math.min(opts.sizeBytes, start + MIB) - 1;
+        const part = await fetchHash(url, agent, [start, end]);
+        if (part.sha256 !== expected[i]) throw new Error(`range ${start}-${end}: hash differs`);
+      }
+      rangedRuns.push(opts.sizeBytes / MIB / ((performance.now() - t) / 1000));
     }
-    const rangedSeconds = (performance.now() - t) / 1000;
     agent.destroy();
     return {
       sizeBytes: opts.sizeBytes,
@@ -312,8 +346,9 @@ export async function runArtifactDownload(opts: {
       ranged: {
         chunkBytes: MIB,
         chunks: expected.length,
-        fullMiBps: opts.sizeBytes / MIB / fullSeconds,
-        rangedMiBps: opts.sizeBytes / MIB / rangedSeconds,
+        fullMiBps: median(fullRuns),
+        rangedMiBps: median(rangedRuns),
+        samples: { full: fullRuns, ranged: rangedRuns },
       },
     };
   } finally {

@@ -37,7 +37,7 @@ const SECRET_ACCESS_KEY = 'bench-secret';
 const REGION = 'us-east-1';
 const THING = 'bench-1';
 
-function summarizeLoad(r: LoadResult): ThroughputSummary {
+export function summarizeLoad(r: LoadResult): ThroughputSummary {
   return {
     requestsPerSecond: (r.requests - r.errors) / (r.elapsedMs / 1000),
     p99Ms: quantile(r.latenciesMs, 0.99),

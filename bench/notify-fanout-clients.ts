@@ -3,7 +3,8 @@
  * connections, so the parent's RSS is the broker's alone. IPC protocol:
  * parent → `{kind:'connect', url, clients:[{clientId, password?, topic}]}`, child → `{kind:'ready'}`
  * once every client is connected and subscribed; child → `{kind:'done', at}` (epoch ms) when every
- * client has received its first message on its topic; parent → `{kind:'close'}`.
+ * client has received its first message on its topic; parent → `{kind:'disconnect'}` ends every
+ * client (child → `{kind:'disconnected'}`); parent → `{kind:'close'}` ends them and exits.
  */
 import { connectAsync, type MqttClient } from 'mqtt';
 
@@ -12,7 +13,10 @@ interface ClientSpec {
   password?: string;
   topic: string;
 }
-type Message = { kind: 'connect'; url: string; clients: ClientSpec[] } | { kind: 'close' };
+type Message =
+  | { kind: 'connect'; url: string; clients: ClientSpec[] }
+  | { kind: 'disconnect' }
+  | { kind: 'close' };
 
 const CONNECT_CONCURRENCY = 100;
 const clients: MqttClient[] = [];
@@ -22,6 +26,11 @@ process.on('message', async (m: Message) => {
   if (m.kind === 'close') {
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
     process.exit(0);
+  }
+  if (m.kind === 'disconnect') {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => {})));
+    send({ kind: 'disconnected' });
+    return;
   }
   let waiting = m.clients.length;
   let next = 0;

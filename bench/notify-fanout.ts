@@ -1,31 +1,32 @@
 /**
  * Notify fan-out benchmark: N devices (default 10,000; BENCH_MQTT_CLIENTS) connected to Otter's
  * embedded broker, each subscribed to its `$aws/things/{t}/jobs/notify-next`; one CreateJob for a
- * group holding all of them; time until every device got its notify-next. Reference: a bare
- * aedes broker in this process publishing N messages of the same size to N subscribers. The
- * devices live in a child process (notify-fanout-clients.ts), so RSS deltas are the broker side's.
+ * group holding all of them; time until every device got its notify-next. Reference: a bare aedes
+ * broker publishing N messages of the same size to N subscribers.
+ *
+ * Three kinds of process, so memory figures mean something: each broker side runs in its own child
+ * (notify-fanout-broker.ts, `--expose-gc`), the devices in another (notify-fanout-clients.ts). A
+ * side's memory per connection is its broker process's growth (after two full GCs) from before to
+ * after the N devices connected and subscribed, divided by N, after a warm-up of 100 connections
+ * that were connected and closed again (so lazily loaded code is not counted).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  AddThingToThingGroupCommand,
-  CreateJobCommand,
-  CreateThingCommand,
-  CreateThingGroupCommand,
-  IoTClient,
-} from '@aws-sdk/client-iot';
-import { Aedes } from 'aedes';
-import { startServer } from '../packages/server/src/main.js';
+import { CreateJobCommand, DescribeThingGroupCommand, IoTClient } from '@aws-sdk/client-iot';
 import { deviceToken } from '../packages/server/src/mqtt/device-token.js';
+import { thingName } from './jobs-fleet.js';
+import { FANOUT_ACCESS_KEY, FANOUT_SECRET } from './notify-fanout-broker.js';
 
-export interface NotifyFanoutSide {
+export interface MemoryDelta {
+  /** Resident set size growth per connection, KiB. */
+  rssKiB: number;
+  /** V8 heap used + external memory growth per connection, KiB. */
+  heapExternalKiB: number;
+}
+
+export interface NotifyFanoutSide extends MemoryDelta {
   /** Milliseconds from the CreateJob request (reference: the first publish) to the last device's message. */
   ms: number;
-  /** Broker-process RSS growth per connected device, KiB. */
-  rssPerConnectionKiB: number;
 }
 
 export interface NotifyFanoutResult {
@@ -34,10 +35,8 @@ export interface NotifyFanoutResult {
   messageBytes: number;
   otter: NotifyFanoutSide;
   reference: NotifyFanoutSide;
-  /** otter.ms / reference.ms */
+  /** reference.ms / otter.ms: the throughput ratio (≥ 0.8 is the goal). */
   ratio: number;
-  /** otter.rssPerConnectionKiB / reference.rssPerConnectionKiB */
-  memoryRatio: number;
 }
 
 export interface NotifyFanoutOptions {
@@ -50,148 +49,118 @@ const DOCUMENT = JSON.stringify({
   operation: 'install',
   firmware: { version: '2.0.0', url: 'https://example.com/fw.bin' },
 });
-const SECRET = 'otter-bench-secret-key-0000000000';
+const WARMUP = 100;
 
-const rssKiB = () => {
-  (globalThis as { gc?: () => void }).gc?.();
-  return process.memoryUsage().rss / 1024;
-};
+type Msg = { kind: string; [k: string]: unknown };
 
-/** Runs the device child process and hands back its control functions. */
-function devices() {
-  const child: ChildProcess = fork(
-    fileURLToPath(new URL('./notify-fanout-clients.ts', import.meta.url)),
-    [],
-    {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
-  );
+/** A child process with request/answer over IPC. */
+function child(file: string, execArgv: string[]) {
+  const proc: ChildProcess = fork(fileURLToPath(new URL(file, import.meta.url)), [], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const next = (kind: string) =>
-    new Promise<{ kind: string; at?: number }>((resolve, reject) => {
-      const onMessage = (m: { kind: string; at?: number }) => {
+    new Promise<Msg>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`${file} exited (${code}) before ${kind}`));
+      const onMessage = (m: Msg) => {
         if (m.kind !== kind) return;
-        child.off('message', onMessage);
+        proc.off('message', onMessage);
+        proc.off('exit', onExit);
         resolve(m);
       };
-      child.on('message', onMessage);
-      child.once('exit', (code) => reject(new Error(`device process exited (${code}) before ${kind}`)));
+      proc.on('message', onMessage);
+      proc.once('exit', onExit);
     });
   return {
-    connect: async (url: string, clients: { clientId: string; password?: string; topic: string }[]) => {
-      const ready = next('ready');
-      child.send({ kind: 'connect', url, clients });
-      await ready;
+    ask: async (m: Msg, answer: string) => {
+      const p = next(answer);
+      proc.send(m);
+      return p;
     },
-    done: () => next('done'),
+    next,
     close: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.send({ kind: 'close' });
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.send({ kind: 'close' });
       await exited;
     },
   };
 }
 
-async function runPool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (i < items.length) await fn(items[i++]!);
-    }),
-  );
+interface Spec {
+  clientId: string;
+  password?: string;
+  topic: string;
 }
 
-async function measureOtter(workDir: string, n: number, log: (l: string) => void) {
-  const dataDir = join(workDir, 'notify-fanout');
-  rmSync(dataDir, { recursive: true, force: true });
-  const server = await startServer({
-    env: {},
-    logger: false,
-    overrides: {
-      port: 0,
-      mqttPort: 0,
-      mqttWsPort: -1,
-      deviceTlsPort: -1,
-      dataDir,
-      accessKeyId: 'AKIAOTTERBENCH000001',
-      secretAccessKey: SECRET,
-    },
-  });
+async function measureSide(
+  side: 'otter' | 'reference',
+  opts: NotifyFanoutOptions,
+  messageBytes: number,
+): Promise<NotifyFanoutSide> {
+  const n = opts.clients;
+  const log = opts.log ?? (() => {});
+  const broker = child('./notify-fanout-broker.ts', ['--import', 'tsx', '--expose-gc']);
+  const devices = child('./notify-fanout-clients.ts', ['--import', 'tsx']);
   try {
-    const iot = new IoTClient({
-      endpoint: server.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    });
-    const names = Array.from({ length: n }, (_, i) => `fan-${String(i).padStart(7, '0')}`);
-    const started = Date.now();
-    const group = await iot.send(new CreateThingGroupCommand({ thingGroupName: 'fanout' }));
-    await runPool(names, 16, async (thingName) => {
-      await iot.send(new CreateThingCommand({ thingName }));
-      await iot.send(new AddThingToThingGroupCommand({ thingName, thingGroupName: 'fanout' }));
-    });
-    log(`  notify fan-out: ${n} things in a group in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const dev = devices();
-    const before = rssKiB();
-    await dev.connect(
-      `mqtt://127.0.0.1:${server.mqtt.ports.mqtt}`,
-      names.map((t) => ({
+    const started = await broker.ask({ kind: 'start', side, workDir: opts.workDir, clients: n }, 'started');
+    const url = `mqtt://127.0.0.1:${started.mqttPort as number}`;
+    const specs: Spec[] = Array.from({ length: n }, (_, i) => {
+      if (side === 'reference') return { clientId: `ref-${i}`, topic: `ref/${i}/notify-next` };
+      const t = thingName(i);
+      return {
         clientId: t,
-        password: deviceToken(SECRET, t),
+        password: deviceToken(FANOUT_SECRET, t),
         topic: `$aws/things/${t}/jobs/notify-next`,
-      })),
+      };
+    });
+    await devices.ask({ kind: 'connect', url, clients: specs.slice(0, WARMUP) }, 'ready');
+    await devices.ask({ kind: 'disconnect' }, 'disconnected');
+    await new Promise((r) => setTimeout(r, 500)); // let the broker drop the closed sessions
+    const before = await broker.ask({ kind: 'memory' }, 'memory');
+    await devices.ask({ kind: 'connect', url, clients: specs }, 'ready');
+    const after = await broker.ask({ kind: 'memory' }, 'memory');
+    const perConn = (k: string) => ((after[k] as number) - (before[k] as number)) / n / 1024;
+    const memory = {
+      rssKiB: perConn('rss'),
+      heapExternalKiB: perConn('heapUsed') + perConn('external'),
+    };
+    const done = devices.next('done');
+    let t0: number;
+    if (side === 'otter') {
+      const iot = new IoTClient({
+        endpoint: started.url as string,
+        region: 'us-east-1',
+        credentials: { accessKeyId: FANOUT_ACCESS_KEY, secretAccessKey: FANOUT_SECRET },
+      });
+      const { thingGroupArn } = await iot.send(new DescribeThingGroupCommand({ thingGroupName: 'all' }));
+      t0 = Date.now();
+      await iot.send(
+        new CreateJobCommand({ jobId: 'fanout-job', targets: [thingGroupArn!], document: DOCUMENT }),
+      );
+      log(`  notify fan-out: CreateJob answered after ${Date.now() - t0} ms`);
+      iot.destroy();
+    } else {
+      const published = await broker.ask(
+        { kind: 'publish', topics: specs.map((s) => s.topic), bytes: messageBytes },
+        'published',
+      );
+      t0 = published.at as number;
+    }
+    const at = (await done).at as number;
+    const ms = at - t0;
+    log(
+      `  notify fan-out: ${side} ${ms} ms, ${memory.rssKiB.toFixed(1)} KiB RSS / ${memory.heapExternalKiB.toFixed(1)} KiB heap+external per connection`,
     );
-    const rssPerConnectionKiB = (rssKiB() - before) / n;
-    const done = dev.done();
-    const t0 = Date.now();
-    await iot.send(
-      new CreateJobCommand({ jobId: 'fanout-job', targets: [group.thingGroupArn!], document: DOCUMENT }),
-    );
-    const createMs = Date.now() - t0;
-    const { at } = await done;
-    const ms = at! - t0;
-    log(`  notify fan-out: Otter ${ms} ms (CreateJob answered after ${createMs} ms)`);
-    await dev.close();
-    return { ms, rssPerConnectionKiB };
+    return { ms, ...memory };
   } finally {
-    await server.close();
-  }
-}
-
-async function measureReference(n: number, messageBytes: number, log: (l: string) => void) {
-  const broker = await Aedes.createBroker();
-  const server: Server = createServer((socket) => broker.handle(socket));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  try {
-    const topics = Array.from({ length: n }, (_, i) => `ref/${i}/notify-next`);
-    const dev = devices();
-    const before = rssKiB();
-    await dev.connect(
-      `mqtt://127.0.0.1:${port}`,
-      topics.map((topic, i) => ({ clientId: `ref-${i}`, topic })),
-    );
-    const rssPerConnectionKiB = (rssKiB() - before) / n;
-    const payload = Buffer.alloc(messageBytes, 0x20);
-    const done = dev.done();
-    const t0 = Date.now();
-    for (const topic of topics)
-      broker.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, () => {});
-    const { at } = await done;
-    const ms = at! - t0;
-    log(`  notify fan-out: reference ${ms} ms`);
-    await dev.close();
-    return { ms, rssPerConnectionKiB };
-  } finally {
-    await new Promise<void>((r) => broker.close(() => r()));
-    await new Promise<void>((r) => server.close(() => r()));
+    await devices.close();
+    await broker.close();
   }
 }
 
 /** Runs both sides and returns the figures (see NotifyFanoutResult). */
 export async function runNotifyFanout(opts: NotifyFanoutOptions): Promise<NotifyFanoutResult> {
-  const log = opts.log ?? (() => {});
   const n = opts.clients;
   // A notify-next as Otter sends it for this job (same keys, same document).
   const messageBytes = Buffer.byteLength(
@@ -199,7 +168,7 @@ export async function runNotifyFanout(opts: NotifyFanoutOptions): Promise<Notify
       timestamp: 1_700_000_000,
       execution: {
         jobId: 'fanout-job',
-        thingName: 'fan-0000000',
+        thingName: thingName(0),
         status: 'QUEUED',
         statusDetails: {},
         queuedAt: 1_700_000_000,
@@ -210,19 +179,9 @@ export async function runNotifyFanout(opts: NotifyFanoutOptions): Promise<Notify
       },
     }),
   );
-  // Warm the shared code paths (aedes, mqtt.js) first; Otter runs before the measured reference so
-  // its RSS growth is not hidden by pages the reference freed (the reference's is then a lower bound).
-  await measureReference(Math.min(200, n), messageBytes, () => {});
-  const otter = await measureOtter(opts.workDir, n, log);
-  const reference = await measureReference(n, messageBytes, log);
-  return {
-    clients: n,
-    messageBytes,
-    otter,
-    reference,
-    ratio: otter.ms / reference.ms,
-    memoryRatio: otter.rssPerConnectionKiB / reference.rssPerConnectionKiB,
-  };
+  const otter = await measureSide('otter', opts, messageBytes);
+  const reference = await measureSide('reference', opts, messageBytes);
+  return { clients: n, messageBytes, otter, reference, ratio: reference.ms / otter.ms };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -5,7 +5,7 @@
  *
  *   npm run bench                      # 1,000,000 things
  *   BENCH_THINGS=100000 npm run bench  # scaled down
- *   BENCH_ONLY=download npm run bench  # one group: fleet, describe, download
+ *   BENCH_ONLY=download npm run bench  # groups: fleet, describe, download, jobs, jobs-pg, notify
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { runArtifactDownload } from './artifact-download.js';
 import { runDescribeThing } from './describe-thing.js';
 import { runFleetSearch } from './fleet-search.js';
+import { type LoadPair, runJobsSqlite } from './jobs.js';
+import { runJobsPostgres } from './jobs-postgres.js';
+import { runNotifyFanout } from './notify-fanout.js';
 
 interface Row {
   metric: string;
@@ -53,7 +56,9 @@ async function main(): Promise<void> {
   const concurrency = envInt('BENCH_CONCURRENCY', 32);
   log(`Otter bench: node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()}/${os.arch()}`);
 
-  const only = new Set((process.env.BENCH_ONLY ?? 'fleet,describe,download').split(','));
+  const only = new Set(
+    (process.env.BENCH_ONLY ?? 'fleet,describe,download,jobs,jobs-pg,notify').split(',').map((g) => g.trim()),
+  );
   const rows: Row[] = [];
   const results: Record<string, unknown> = {
     startedAt: new Date().toISOString(),
@@ -67,6 +72,13 @@ async function main(): Promise<void> {
     const sizeBytes = envInt('BENCH_ARTIFACT_MIB', 1024) * 1024 * 1024;
     await downloadRows(workDir, sizeBytes, rows, results);
   }
+  const jobsOpts = { workDir, things, concurrency, durationMs, warmupMs: 1000, log };
+  if (only.has('jobs')) await jobsRows(jobsOpts, rows, results);
+  if (only.has('jobs-pg')) {
+    const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+    await jobsPgRows({ ...jobsOpts, databaseUrl }, rows, results);
+  }
+  if (only.has('notify')) await notifyRows(workDir, envInt('BENCH_MQTT_CLIENTS', 10_000), rows, results);
   results.summary = rows;
   const out = join(workDir, 'results.json');
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
@@ -150,6 +162,142 @@ async function describeRows(
   log(
     `DescribeThing: ${describe.responseBytes}-byte body, ${describe.durationMs} ms per side; Otter ${describe.otter.requests} requests (${describe.otter.errors} errors), reference ${describe.reference.requests} (${describe.reference.errors} errors)`,
   );
+}
+
+type JobsOpts = Parameters<typeof runJobsSqlite>[0];
+
+/** Throughput (ratio ≥ goal) and p99 (ratio ≤ p99Goal, or INFO) rows for one Otter/reference pair. */
+function pairRows(
+  rows: Row[],
+  name: string,
+  p: LoadPair,
+  goal: number | undefined,
+  p99Goal: number | undefined,
+): void {
+  const rpsRatio = p.otter.requestsPerSecond / p.reference.requestsPerSecond;
+  const p99Ratio = p.otter.p99Ms / p.reference.p99Ms;
+  rows.push(
+    {
+      metric: `${name} throughput`,
+      otter: rps(p.otter.requestsPerSecond),
+      reference: rps(p.reference.requestsPerSecond),
+      ratio: rpsRatio,
+      goal: goal === undefined ? '-' : `>= ${goal}`,
+      status: goal === undefined ? 'INFO' : rpsRatio >= goal ? 'PASS' : 'FAIL',
+    },
+    {
+      metric: `${name} p99`,
+      otter: ms(p.otter.p99Ms),
+      reference: ms(p.reference.p99Ms),
+      ratio: p99Ratio,
+      goal: p99Goal === undefined ? '-' : `<= ${p99Goal}`,
+      status: p99Goal === undefined ? 'INFO' : p99Ratio <= p99Goal ? 'PASS' : 'FAIL',
+    },
+  );
+}
+
+async function jobsRows(opts: JobsOpts, rows: Row[], results: Record<string, unknown>): Promise<void> {
+  const r = await runJobsSqlite(opts);
+  const n = r.things.toLocaleString('en-US');
+  pairRows(rows, `Check-in GetPending, SQLite, ${n} things`, r.getPending, 0.6, 2);
+  pairRows(rows, `Check-in StartNext, SQLite, ${n} things`, r.startNext, 0.6, 2);
+  pairRows(
+    rows,
+    `Check-in GetPending, device TLS, ${r.tlsGetPending.devices} certs`,
+    r.tlsGetPending,
+    undefined,
+    undefined,
+  );
+  pairRows(rows, 'UpdateJobExecution IN_PROGRESS (durable)', r.updateExecution, 0.5, undefined);
+  const fanRatio = r.fanout.referenceMs / r.fanout.otterMs;
+  rows.push({
+    metric: `Rollout fan-out, ${n} executions (rows/s)`,
+    otter: `${Math.round((r.fanout.targets / r.fanout.otterMs) * 1000).toLocaleString('en-US')} rows/s`,
+    reference: `${Math.round((r.fanout.targets / r.fanout.referenceMs) * 1000).toLocaleString('en-US')} rows/s`,
+    ratio: fanRatio,
+    goal: '>= 0.5',
+    status: fanRatio >= 0.5 ? 'PASS' : 'FAIL',
+  });
+  results.jobsSqlite = r;
+  for (const [k, p] of Object.entries({
+    getPending: r.getPending,
+    startNext: r.startNext,
+    tls: r.tlsGetPending,
+    update: r.updateExecution,
+  }))
+    if (p.otterErrorSample) log(`jobs: ${k}: Otter error sample: ${p.otterErrorSample}`);
+  log(
+    `Jobs (SQLite): ${n} things loaded in ${r.loadSeconds.toFixed(1)} s; fan-out CreateJob ${(r.fanout.otterMs / 1000).toFixed(2)} s vs ${(r.fanout.referenceMs / 1000).toFixed(2)} s of raw INSERTs`,
+  );
+}
+
+async function jobsPgRows(
+  opts: JobsOpts & { databaseUrl: string },
+  rows: Row[],
+  results: Record<string, unknown>,
+): Promise<void> {
+  let r: Awaited<ReturnType<typeof runJobsPostgres>>;
+  try {
+    r = await runJobsPostgres(opts);
+  } catch (error) {
+    log(`jobs-pg: skipped (${(error as Error).message}); set BENCH_DATABASE_URL to a PostgreSQL server`);
+    results.jobsPostgres = { skipped: String(error) };
+    return;
+  }
+  const n = r.things.toLocaleString('en-US');
+  const ref = `${rps(r.pgbench.tps).replace('req/s', 'tps')} (pgbench -S)`;
+  for (const [name, p, goal] of [
+    ['GetPending', r.getPending, 0.4],
+    ['StartNext', r.startNext, undefined],
+  ] as const) {
+    const ratio = p.otter.requestsPerSecond / r.pgbench.tps;
+    rows.push({
+      metric: `Check-in ${name}, PostgreSQL, ${n} things`,
+      otter: rps(p.otter.requestsPerSecond),
+      reference: ref,
+      ratio,
+      goal: goal === undefined ? '-' : `>= ${goal}`,
+      status: goal === undefined ? 'INFO' : ratio >= goal ? 'PASS' : 'FAIL',
+    });
+  }
+  results.jobsPostgres = r;
+}
+
+async function notifyRows(
+  workDir: string,
+  clients: number,
+  rows: Row[],
+  results: Record<string, unknown>,
+): Promise<void> {
+  const r = await runNotifyFanout({ workDir, clients, log });
+  const n = clients.toLocaleString('en-US');
+  rows.push(
+    {
+      metric: `MQTT notify-next fan-out, ${n} subscribers`,
+      otter: `${r.otter.ms} ms`,
+      reference: `${r.reference.ms} ms (aedes)`,
+      ratio: r.ratio,
+      goal: '>= 0.8',
+      status: r.ratio >= 0.8 ? 'PASS' : 'FAIL',
+    },
+    {
+      metric: 'MQTT memory per connection (RSS)',
+      otter: `${r.otter.rssKiB.toFixed(1)} KiB`,
+      reference: `${r.reference.rssKiB.toFixed(1)} KiB (aedes)`,
+      ratio: r.otter.rssKiB / r.reference.rssKiB,
+      goal: '<= 20 KiB',
+      status: r.otter.rssKiB <= 20 ? 'PASS' : 'FAIL',
+    },
+    {
+      metric: 'MQTT memory per connection (heap+external)',
+      otter: `${r.otter.heapExternalKiB.toFixed(1)} KiB`,
+      reference: `${r.reference.heapExternalKiB.toFixed(1)} KiB (aedes)`,
+      ratio: r.otter.heapExternalKiB / r.reference.heapExternalKiB,
+      goal: '-',
+      status: 'INFO',
+    },
+  );
+  results.notifyFanout = r;
 }
 
 const mibps = (v: number): string => `${v.toFixed(0)} MiB/s`;
