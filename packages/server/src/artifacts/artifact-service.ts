@@ -11,6 +11,7 @@ import {
   SHA256_HEX,
   TruncatedBlobError,
 } from './blob-store.js';
+import { type OpenFile, OpenFileCache } from './open-file-cache.js';
 import {
   PRESIGN_EXPIRES_PARAM,
   PRESIGN_SIGNATURE_PARAM,
@@ -47,6 +48,22 @@ export interface PresignedUrl {
 
 export const artifactPath = (name: string) => `/v1/artifacts/${name}`;
 
+/**
+ * How long a name → content lookup made for a presigned download is reused. Names are immutable
+ * and a delete on this node forgets the entry at once; the limit bounds how long another node's
+ * delete goes unnoticed (URLs bind the content hash, so only the URL's own content is ever served).
+ */
+const PRESIGN_CACHE_MS = 10_000;
+const PRESIGN_CACHE_ENTRIES = 1024;
+
+interface PresignCacheEntry {
+  artifact: ArtifactRecord;
+  /** Clock time of the database read. */
+  fetchedAt: number;
+  /** The last URL (`expires\nsignature`) verified against `artifact`. */
+  url: string;
+}
+
 const tooLarge = (max: number) =>
   new OtterError('RequestEntityTooLargeException', `The artifact exceeds the maximum size of ${max} bytes`);
 const denied = (message: string) => new OtterError('AccessDeniedException', message);
@@ -61,6 +78,11 @@ export class ArtifactService {
   readonly #opts: ArtifactServiceOptions;
   /** Serializes "name a blob" against "delete a blob's last name" per blob (within this process). */
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #files = new OpenFileCache();
+  /** Recently verified presigned downloads by artifact name (see verifyPresigned). */
+  readonly #presigned = new Map<string, PresignCacheEntry>();
+  /** Deletes started or finished on this node; a lookup that overlapped one is not cached. */
+  #deletes = 0;
 
   constructor(opts: ArtifactServiceOptions) {
     this.#opts = opts;
@@ -126,6 +148,24 @@ export class ArtifactService {
     return artifact;
   }
 
+  /**
+   * The artifact's blob file, open for reading, when the blob store keeps blobs as local files
+   * (the caller releases it), undefined otherwise (use `read`). NotFound when the blob is gone.
+   * Blobs are content addressed and never change, so descriptors are shared between requests.
+   */
+  async openLocal(artifact: ArtifactRecord): Promise<OpenFile | undefined> {
+    const path = this.blobs.localPath?.(artifact.sha256);
+    if (path === undefined) return undefined;
+    try {
+      return await this.#files.acquire(path);
+    } catch (e) {
+      if (typeof e === 'object' && e !== null && 'code' in e && e.code === 'ENOENT') {
+        throw notFound(`Artifact ${artifact.name} does not exist`);
+      }
+      throw e;
+    }
+  }
+
   /** An artifact's bytes, or a range of them. */
   read(artifact: ArtifactRecord, range?: ByteRange): Promise<Readable> {
     return this.blobs.read(artifact.sha256, range);
@@ -139,8 +179,12 @@ export class ArtifactService {
     validateArtifactName(name);
     const artifact = await this.#opts.artifacts.get(name);
     if (!artifact) throw notFound(`Artifact ${name} does not exist`);
+    this.#deletes++;
+    this.#presigned.delete(name);
     await this.#withBlobLock(artifact.sha256, async () => {
       const deleted = await this.#opts.artifacts.delete(name);
+      this.#deletes++;
+      this.#presigned.delete(name);
       if (deleted && !deleted.blobInUse) await this.blobs.delete(deleted.artifact.sha256);
     });
   }
@@ -181,18 +225,59 @@ export class ArtifactService {
    */
   async verifyPresigned(name: string, expires: string, signature: string): Promise<ArtifactRecord> {
     if (!/^\d{1,12}$/.test(expires)) throw denied(`Invalid ${PRESIGN_EXPIRES_PARAM}`);
-    const artifact = await this.#opts.artifacts.get(name);
+    const now = this.#opts.clock.now();
+    const url = `${expires}\n${signature}`;
+    let cached = this.#presigned.get(name);
+    if (cached !== undefined && now - cached.fetchedAt > PRESIGN_CACHE_MS) {
+      this.#presigned.delete(name);
+      cached = undefined;
+    }
+    // A cached record is used only for a signature over its own content hash: a stale entry can
+    // never serve other content, and a mismatch falls through to the database.
+    let artifact: ArtifactRecord | undefined;
+    if (
+      cached !== undefined &&
+      (sameSignature(cached.url, url) || this.#signatureMatches(name, expires, signature, cached.artifact))
+    ) {
+      artifact = cached.artifact;
+      cached.url = url;
+    } else {
+      const deletes = this.#deletes;
+      artifact = await this.#opts.artifacts.get(name);
+      if (!this.#signatureMatches(name, expires, signature, artifact) || !artifact) {
+        throw denied('The request signature does not match the URL');
+      }
+      // Not when a delete on this node ran meanwhile: the record read may predate it.
+      if (deletes === this.#deletes) this.#remember(name, { artifact, fetchedAt: now, url });
+    }
+    if (now > Number(expires) * 1000) throw denied('Request has expired');
+    return artifact;
+  }
+
+  /** Constant-time; computes the HMAC even without an artifact, so a missing name takes as long. */
+  #signatureMatches(
+    name: string,
+    expires: string,
+    signature: string,
+    artifact: ArtifactRecord | undefined,
+  ): boolean {
     const expected = presignSignature(
       this.#opts.presignSecret,
       artifactPath(name),
       Number(expires),
       artifact?.sha256 ?? '',
     );
-    if (!sameSignature(expected, signature) || !artifact) {
-      throw denied('The request signature does not match the URL');
+    return sameSignature(expected, signature);
+  }
+
+  #remember(name: string, entry: PresignCacheEntry): void {
+    this.#presigned.delete(name);
+    if (this.#presigned.size >= PRESIGN_CACHE_ENTRIES) {
+      // Maps iterate in insertion order: drop the entry read longest ago.
+      const oldest = this.#presigned.keys().next();
+      if (!oldest.done) this.#presigned.delete(oldest.value);
     }
-    if (this.#opts.clock.now() > Number(expires) * 1000) throw denied('Request has expired');
-    return artifact;
+    this.#presigned.set(name, entry);
   }
 
   async #withBlobLock<T>(sha256: string, fn: () => Promise<T>): Promise<T> {

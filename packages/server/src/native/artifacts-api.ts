@@ -11,6 +11,7 @@ import { UNSIGNED_PAYLOAD, verifySigV4 } from '../aws/sigv4/verify-sigv4.js';
 import { decodeToken, encodeToken } from '../handlers/paging.js';
 import type { ArtifactRecord } from '../store/artifact-store.js';
 import { ifMatchPasses, ifNoneMatchPasses, ifRangePasses, parseRange } from './http-range.js';
+import { sendFileRange } from './send-file.js';
 
 export interface ArtifactsApiOptions {
   service: ArtifactService;
@@ -226,6 +227,23 @@ async function getArtifact(req: FastifyRequest, reply: FastifyReply, opts: Artif
     reply.code(200).header('content-length', String(artifact.size));
   }
   if (req.method === 'HEAD') return reply.send();
+  const first = range.kind === 'partial' ? range.start : 0;
+  const last = range.kind === 'partial' ? range.end : artifact.size - 1;
+  const file = await opts.service.openLocal(artifact);
+  if (file !== undefined) {
+    // Local blob: pooled buffers straight from the file to the socket (see send-file.ts).
+    reply.hijack();
+    reply.raw.writeHead(reply.statusCode, reply.getHeaders() as Record<string, string>);
+    if (last < first) {
+      file.release();
+      reply.raw.end();
+      return;
+    }
+    sendFileRange(reply.raw, file, first, last).catch((e: unknown) => {
+      req.log.error({ err: e }, 'artifact read failed');
+    });
+    return;
+  }
   const stream = await opts.service.read(
     artifact,
     range.kind === 'partial' ? { start: range.start, end: range.end } : undefined,
