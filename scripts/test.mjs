@@ -15,6 +15,12 @@ for (const [name, v] of [
 ]) {
   if (!process.env[v]) console.log(`NOTE: ${name} suites are skipped: ${v} is not set`);
 }
+for (const [name, v] of [
+  ['aws CLI', 'OTTER_TEST_AWS_CLI'],
+  ['real apt (installs and purges otter-test-* packages)', 'OTTER_TEST_APT'],
+]) {
+  if (process.env[v] !== '1') console.log(`NOTE: the ${name} suite is skipped: set ${v}=1 to run it`);
+}
 if (!process.argv.includes('--no-lint')) {
   run('npx', ['biome', 'check', '.']);
   run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
