@@ -5,12 +5,13 @@
  *
  *   npm run bench                      # 1,000,000 things
  *   BENCH_THINGS=100000 npm run bench  # scaled down
- *   BENCH_ONLY=download npm run bench  # groups: fleet, describe, download, jobs, jobs-pg, notify
+ *   BENCH_ONLY=download npm run bench  # groups: fleet, describe, download, jobs, jobs-pg, notify, agent
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runAgentBench } from './agent.js';
 import { runArtifactDownload } from './artifact-download.js';
 import { runDescribeThing } from './describe-thing.js';
 import { runFleetSearch } from './fleet-search.js';
@@ -57,7 +58,9 @@ async function main(): Promise<void> {
   log(`Otter bench: node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()}/${os.arch()}`);
 
   const only = new Set(
-    (process.env.BENCH_ONLY ?? 'fleet,describe,download,jobs,jobs-pg,notify').split(',').map((g) => g.trim()),
+    (process.env.BENCH_ONLY ?? 'fleet,describe,download,jobs,jobs-pg,notify,agent')
+      .split(',')
+      .map((g) => g.trim()),
   );
   const rows: Row[] = [];
   const results: Record<string, unknown> = {
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
     await jobsPgRows({ ...jobsOpts, databaseUrl }, rows, results);
   }
   if (only.has('notify')) await notifyRows(workDir, envInt('BENCH_MQTT_CLIENTS', 10_000), rows, results);
+  if (only.has('agent')) await agentRows(workDir, rows, results);
   results.summary = rows;
   const out = join(workDir, 'results.json');
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
@@ -333,6 +337,61 @@ async function downloadRows(
     goal: '>= 0.8',
     status: ratio >= 0.8 ? 'PASS' : 'FAIL',
   });
+}
+
+async function agentRows(workDir: string, rows: Row[], results: Record<string, unknown>): Promise<void> {
+  const r = await runAgentBench({
+    workDir,
+    sizeBytes: envInt('BENCH_AGENT_MIB', 1024) * 1024 * 1024,
+    idleMs: envInt('BENCH_AGENT_IDLE_MS', 10_000),
+    log,
+  });
+  results.agent = r;
+  const mib = (v: number): string => `${v.toFixed(1)} MiB`;
+  const size = `${(r.download.sizeBytes / 1024 / 1024).toFixed(0)} MiB`;
+  const cpuPct = (r.idle.cpuMs / r.idle.idleMs) * 100;
+  rows.push(
+    {
+      metric: `Agent idle RSS (${r.idle.mode}, bundled, after ${r.idle.idleMs / 1000} s)`,
+      otter: mib(r.idle.rssMiB),
+      reference: `${mib(r.idle.bareNode.rssMiB)} (bare node)`,
+      ratio: r.idle.rssMiB / r.idle.bareNode.rssMiB,
+      goal: '<= 60 MiB',
+      status: r.idle.rssMiB <= 60 ? 'PASS' : 'FAIL',
+    },
+    {
+      metric: `Agent idle RSS (${r.idle.mode}, under tsx)`,
+      otter: mib(r.idle.tsx.rssMiB),
+      reference: `${mib(r.idle.bareNode.rssMiB)} (bare node)`,
+      ratio: r.idle.tsx.rssMiB / r.idle.bareNode.rssMiB,
+      goal: '-',
+      status: 'INFO',
+    },
+    {
+      metric: 'Agent idle CPU time',
+      otter: `${r.idle.cpuMs} ms (${cpuPct.toFixed(2)} %)`,
+      reference: `${r.idle.bareNode.cpuMs} ms (bare node)`,
+      ratio: r.idle.cpuMs / Math.max(r.idle.bareNode.cpuMs, 10),
+      goal: '~0 (< 1 %)',
+      status: cpuPct < 1 ? 'PASS' : 'FAIL',
+    },
+    {
+      metric: `Agent download RSS, ${size} (peak)`,
+      otter: mib(Math.max(r.download.peakRssMiB, r.download.maxRssMiB)),
+      reference: `${mib(r.idle.rssMiB)} (idle agent)`,
+      ratio: Math.max(r.download.peakRssMiB, r.download.maxRssMiB) / r.idle.rssMiB,
+      goal: '-',
+      status: 'INFO',
+    },
+    {
+      metric: `Agent download throughput, ${size}`,
+      otter: mibps(r.download.agentMiBps),
+      reference: `${mibps(r.download.curlMiBps)} (curl)`,
+      ratio: r.download.agentMiBps / r.download.curlMiBps,
+      goal: '-',
+      status: 'INFO',
+    },
+  );
 }
 
 main().then(

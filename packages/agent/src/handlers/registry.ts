@@ -1,8 +1,9 @@
 /**
- * Finds the handler a plan step names: `apt`, `script`, `file`, `custom:<name>` (and `agent`, the
- * self-update handler, once it exists). An unknown, disabled or unconfigured handler is a REJECTED
- * result with a reason, never an exception.
+ * Finds the handler a plan step names: `apt`, `script`, `file`, `agent` (self-update) or
+ * `custom:<name>`. An unknown, disabled or unconfigured handler is a REJECTED result with a reason,
+ * never an exception.
  */
+import { type AgentUpdateHandlerOptions, createAgentUpdateHandler } from './agent-update.js';
 import { type AptHandlerOptions, createAptHandler } from './apt.js';
 import { createCustomHandler, isCustomHandlerName } from './custom.js';
 import { createFileHandler } from './file.js';
@@ -14,6 +15,8 @@ export type BuiltInHandler = (typeof BUILT_IN_HANDLERS)[number];
 
 export interface HandlerRegistryOptions {
   readonly aptOptions?: AptHandlerOptions;
+  /** Install root and health check of the `agent` self-update handler; without it `agent` is not available. */
+  readonly agentUpdate?: AgentUpdateHandlerOptions;
   /** Folder of the device's scripts (`script` handler); without it only `scriptFile` runs work. */
   readonly scriptsDir?: string;
   /** Folder of custom handler executables; without it `custom:*` is REJECTED. */
@@ -50,6 +53,8 @@ export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerR
       ...timeouts,
     }),
     file: createFileHandler({ allowedRoots: options.allowedRoots }),
+    // Self-update only where the agent was told where it is installed.
+    ...(options.agentUpdate ? { agent: createAgentUpdateHandler(options.agentUpdate) } : {}),
     ...options.extra,
   };
   return {

@@ -1,0 +1,321 @@
+/**
+ * Device agent: idle RSS and CPU time of an agent process (sampled after BENCH_AGENT_IDLE_MS of idle)
+ * against a bare idle `node` process, and the agent's downloader fetching a BENCH_AGENT_MIB artifact
+ * from a presigned URL of a real Otter server (peak RSS sampled every 100 ms, throughput) against
+ * `curl` fetching the same URL to the same disk in the same run (alternately, 3 rounds, medians).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { generateSigningKey, signDigest } from '@otter/core';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { startServer } from '../packages/server/src/main.js';
+
+const run = promisify(execFile);
+const ACCESS_KEY_ID = 'AKIABENCHAGENT';
+const SECRET_ACCESS_KEY = 'bench-agent-secret';
+const MIB = 1024 * 1024;
+const ROUNDS = 3;
+const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
+const IDLE_CHILD = fileURLToPath(new URL('./agent-idle-child.ts', import.meta.url));
+const DOWNLOAD_CHILD = fileURLToPath(new URL('./agent-download-child.ts', import.meta.url));
+
+export interface AgentBenchResult {
+  idle: {
+    /** How the agent was run: `createAgent` (the library) or `modules` (its modules and timers). */
+    mode: string;
+    idleMs: number;
+    /** The agent bundled by esbuild into one file, run by plain node (as a release would be). */
+    rssMiB: number;
+    cpuMs: number;
+    /** The same agent from source under `node --import tsx` (the loader thread adds ~45 MiB). */
+    tsx: { rssMiB: number; cpuMs: number };
+    bareNode: { rssMiB: number; cpuMs: number };
+  };
+  download: {
+    sizeBytes: number;
+    agentMiBps: number;
+    curlMiBps: number;
+    /** Highest RSS seen by 100 ms sampling, and the process's own peak (getrusage maxrss). */
+    peakRssMiB: number;
+    maxRssMiB: number;
+    samples: { agent: number[]; curl: number[]; peakRssMiB: number[] };
+  };
+}
+
+const median = (values: number[]): number => {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** RSS (MiB) and user+system CPU time (ms) of a live process, from /proc. */
+function procStats(pid: number): { rssMiB: number; cpuMs: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+    // Fields after the command name `(...)`: state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return { rssMiB: rssKiB / 1024, cpuMs: (ticks * 1000) / CLK_TCK };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts `args` under node, waits for its `ready` line, idles `idleMs`, samples RSS and CPU. */
+async function idleProcess(
+  args: string[],
+  idleMs: number,
+  env: Record<string, string> = {},
+): Promise<{ mode: string; rssMiB: number; cpuMs: number }> {
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  try {
+    const mode = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /ready (\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`idle process exited (${code}) before ready`)));
+    });
+    const start = procStats(child.pid!);
+    await sleep(idleMs);
+    const end = procStats(child.pid!);
+    if (!start || !end) throw new Error('idle process went away');
+    return { mode, rssMiB: end.rssMiB, cpuMs: end.cpuMs - start.cpuMs };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** Bundles the idle agent (and every dependency) into one ESM file with esbuild (tsx's own). */
+async function bundleIdleChild(dir: string): Promise<string> {
+  const { build } = await import('esbuild');
+  const outfile = join(dir, 'agent-idle-child.mjs');
+  await build({
+    entryPoints: [IDLE_CHILD],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    logLevel: 'warning',
+    // CommonJS dependencies (ajv, mqtt) call require().
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+  });
+  return outfile;
+}
+
+/** Writes `bytes` of random data in 16 MiB blocks; returns its SHA-256. */
+function writeRandomFile(path: string, bytes: number): string {
+  const fd = openSync(path, 'w');
+  const hash = createHash('sha256');
+  const block = randomBytes(16 * MIB);
+  for (let written = 0; written < bytes; ) {
+    const n = Math.min(block.length, bytes - written);
+    const chunk = n === block.length ? block : block.subarray(0, n);
+    writeSync(fd, chunk);
+    hash.update(chunk);
+    written += n;
+    block[0] = (block[0]! + 1) & 0xff;
+  }
+  return hash.digest('hex');
+}
+
+/** Streams `path` to the native artifact API and returns a presigned GET URL for it. */
+async function uploadAndPresign(baseUrl: string, name: string, path: string, sha256: string, size: number) {
+  const url = new URL(`/v1/artifacts/${name}`, baseUrl);
+  const signer = new SignatureV4({
+    service: 'otter',
+    region: 'us-east-1',
+    sha256: Sha256,
+    credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY },
+  });
+  const base = { protocol: 'http:', hostname: url.hostname, port: Number(url.port), query: {} };
+  const put = await signer.sign({
+    ...base,
+    method: 'PUT',
+    path: url.pathname,
+    headers: {
+      host: url.host,
+      'content-type': 'application/octet-stream',
+      'content-length': String(size),
+      'x-amz-content-sha256': sha256,
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    const req = http.request(url, { method: 'PUT', headers: put.headers }, (res) => {
+      res.resume();
+      res.on('end', () =>
+        res.statusCode === 200 || res.statusCode === 201
+          ? resolve()
+          : reject(new Error(`upload: ${res.statusCode}`)),
+      );
+    });
+    req.on('error', reject);
+    createReadStream(path, { highWaterMark: MIB }).pipe(req);
+  });
+  const body = JSON.stringify({ name, expiresInSec: 3600 });
+  const presign = await signer.sign({
+    ...base,
+    method: 'POST',
+    path: '/v1/presign',
+    headers: { host: url.host, 'content-type': 'application/json' },
+    body,
+  });
+  const res = await fetch(new URL('/v1/presign', baseUrl), {
+    method: 'POST',
+    headers: presign.headers,
+    body,
+  });
+  if (!res.ok) throw new Error(`presign: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { url: string }).url;
+}
+
+/** One agent download in a child process; RSS sampled every 100 ms. */
+async function agentDownload(
+  options: object,
+): Promise<{ mibps: number; peakRssMiB: number; maxRssMiB: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', DOWNLOAD_CHILD, JSON.stringify(options)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let peak = 0;
+  const sampler = setInterval(() => {
+    const s = procStats(child.pid!);
+    if (s && s.rssMiB > peak) peak = s.rssMiB;
+  }, 100);
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  const [code] = await once(child, 'exit');
+  clearInterval(sampler);
+  if (code !== 0) throw new Error(`agent download exited ${code}: ${out}`);
+  const r = JSON.parse(out.trim()) as { ms: number; bytes: number; maxRssKiB: number };
+  return { mibps: r.bytes / MIB / (r.ms / 1000), peakRssMiB: peak, maxRssMiB: r.maxRssKiB / 1024 };
+}
+
+async function curlDownload(url: string, dest: string, size: number): Promise<number> {
+  const started = performance.now();
+  const { stdout } = await run('curl', ['-sS', '-o', dest, '-w', '%{http_code} %{size_download}', url]);
+  const seconds = (performance.now() - started) / 1000;
+  const [code, bytes] = stdout.trim().split(' ');
+  if (code !== '200' || Number(bytes) !== size)
+    throw new Error(`curl: status ${code}, ${bytes} of ${size} bytes`);
+  return size / MIB / seconds;
+}
+
+export async function runAgentBench(opts: {
+  workDir: string;
+  sizeBytes: number;
+  idleMs: number;
+  log: (line: string) => void;
+}): Promise<AgentBenchResult> {
+  const dir = join(opts.workDir, 'agent');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const server = await startServer({
+    env: {},
+    logger: false,
+    overrides: {
+      port: 0,
+      mqttPort: 0,
+      mqttWsPort: 0,
+      deviceTlsPort: 0,
+      dataDir: join(dir, 'server'),
+      accessKeyId: ACCESS_KEY_ID,
+      secretAccessKey: SECRET_ACCESS_KEY,
+    },
+  });
+  try {
+    opts.log(`agent: idle agent process (bundled, then under tsx), ${opts.idleMs / 1000} s each ...`);
+    const spec = (name: string) => JSON.stringify({ endpoint: server.url, stateDir: join(dir, name) });
+    const bundle = await bundleIdleChild(dir);
+    // Loaded from -e, so no module of the bundle takes itself for the entry point (main.ts's check).
+    const idle = await idleProcess(['-e', `import(${JSON.stringify(bundle)})`], opts.idleMs, {
+      BENCH_AGENT_SPEC: spec('state-bundled'),
+    });
+    const tsx = await idleProcess(['--import', 'tsx', IDLE_CHILD, spec('state-tsx')], opts.idleMs);
+    const bare = await idleProcess(
+      ['-e', 'setInterval(() => {}, 3600e3); process.stdout.write("ready node\\n")'],
+      opts.idleMs,
+    );
+
+    opts.log(`agent: writing ${(opts.sizeBytes / MIB).toFixed(0)} MiB artifact ...`);
+    const file = join(dir, 'agent-release.bin');
+    const sha256 = writeRandomFile(file, opts.sizeBytes);
+    const url = await uploadAndPresign(server.url, 'bench/agent-release.bin', file, sha256, opts.sizeBytes);
+    rmSync(file);
+    const key = generateSigningKey('ECDSA_P256_SHA256');
+    const dest = join(dir, 'downloads', 'agent-release.bin');
+    mkdirSync(join(dir, 'downloads'), { recursive: true });
+    const options = {
+      url,
+      dest,
+      expectedSha256: sha256,
+      expectedSize: opts.sizeBytes,
+      maxBytes: opts.sizeBytes,
+      throttleMs: 0,
+      signature: signDigest(key.privateKeyPem, sha256),
+      trustedKeys: [{ publicKeyPem: key.publicKeyPem, algorithm: key.algorithm, keyId: key.keyId }],
+    };
+    const clean = () => {
+      for (const p of [dest, `${dest}.part`, `${dest}.part.json`, join(dir, 'curl.bin')])
+        rmSync(p, { force: true });
+    };
+    // Warm the page cache and the server once, then alternate agent and curl.
+    await curlDownload(url, join(dir, 'curl.bin'), opts.sizeBytes);
+    clean();
+    const agent: number[] = [];
+    const curl: number[] = [];
+    const peaks: number[] = [];
+    let maxRss = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      opts.log(`agent: download round ${round + 1}/${ROUNDS} ...`);
+      const a = await agentDownload(options);
+      if (statSync(dest).size !== opts.sizeBytes) throw new Error('agent download: wrong size');
+      agent.push(a.mibps);
+      peaks.push(a.peakRssMiB);
+      maxRss = Math.max(maxRss, a.maxRssMiB);
+      clean();
+      curl.push(await curlDownload(url, join(dir, 'curl.bin'), opts.sizeBytes));
+      clean();
+    }
+    return {
+      idle: {
+        mode: idle.mode,
+        idleMs: opts.idleMs,
+        rssMiB: idle.rssMiB,
+        cpuMs: idle.cpuMs,
+        tsx: { rssMiB: tsx.rssMiB, cpuMs: tsx.cpuMs },
+        bareNode: bare,
+      },
+      download: {
+        sizeBytes: opts.sizeBytes,
+        agentMiBps: median(agent),
+        curlMiBps: median(curl),
+        peakRssMiB: Math.max(...peaks),
+        maxRssMiB: maxRss,
+        samples: { agent, curl, peakRssMiB: peaks },
+      },
+    };
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
