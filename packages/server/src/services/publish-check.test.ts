@@ -179,6 +179,19 @@ for (const backend of BACKENDS) {
       );
     });
 
+    test("a lone `signature` attribute is the user's own (seed 000) and is not checked", async () => {
+      await s.iot.send(
+        new CreatePackageVersionCommand({
+          packageName: 'fw',
+          versionName: 'seed000',
+          attributes: { s3URL: 'https://example.com/code.bin', signature: 'not-otters-scheme' },
+        }),
+      );
+      await s.iot.send(
+        new UpdatePackageVersionCommand({ packageName: 'fw', versionName: 'seed000', action: 'PUBLISH' }),
+      );
+    });
+
     test('a version without artifact and without those attributes publishes as before', async () => {
       await s.iot.send(
         new CreatePackageVersionCommand({

@@ -15,8 +15,12 @@ import { verifyVersionSignature } from './signatures.js';
 /** The bucket name that stands for Otter's own artifact store when artifacts live on the file system. */
 export const FS_ARTIFACT_BUCKET = 'otter';
 
-/** Attributes that make a version signed: any of them starts the signature check. */
-const SIGNATURE_ATTRIBUTES = ['signature', 'signatureAlgorithm', 'signingKeyId'] as const;
+/**
+ * Attributes that mark a version as signed by Otter's scheme (`otter package push --sign` sets
+ * both): either starts the signature check. A `signature` attribute alone is the user's own
+ * (seed 000 passes an opaque signature to devices that way) and is not checked here.
+ */
+const SIGNATURE_MARKERS = ['signatureAlgorithm', 'signingKeyId'] as const;
 
 /** The bucket a version's `artifact.s3Location.bucket` must name: S3's real bucket, else `otter`. */
 export function artifactBucketOf(blobs: BlobStore): string {
@@ -73,7 +77,7 @@ export function createPublishCheck({ store, bucket }: PublishCheckOptions): Publ
       }
       artifactSha256 = artifact.sha256;
     }
-    if (SIGNATURE_ATTRIBUTES.some((a) => attributes[a] !== undefined)) {
+    if (SIGNATURE_MARKERS.some((a) => attributes[a] !== undefined)) {
       // Against the stored bytes' digest when there is an artifact: a signature of some other file
       // with a matching `sha256` attribute must not pass.
       const fields = {
