@@ -12,7 +12,7 @@ import { resolveServerTls } from './device-plane/server-certificate.js';
 import { createServices, type ServerServices } from './handlers/index.js';
 import { type MqttService, startMqtt } from './mqtt/mqtt-service.js';
 import { JobScheduler } from './services/job-scheduler.js';
-import { artifactBucketOf, createPublishCheck } from './services/publish-check.js';
+import { createPublishCheck } from './services/publish-check.js';
 import { createDatabase, RegistryStore } from './store/index.js';
 
 export interface StartOptions {
@@ -81,7 +81,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     store,
     clock,
     artifacts,
-    publishCheck: createPublishCheck({ store, bucket: artifactBucketOf(blobs) }),
+    publishCheck: createPublishCheck({ store, bucket: artifacts.bucket }),
     onShadowChange: async (change) => mqtt?.shadowChanged(change),
     // MQTT `notify` / `notify-next`; changes before the broker is up have nobody to tell.
     jobNotifier: { executionsChanged: async (thingNames) => mqtt?.executionsChanged(thingNames) },

@@ -35,8 +35,8 @@ subcommands:
        [--publish]             publish the version once it is complete (the server checks it)
        [--artifact-name NAME]  default <package>/<version>/<file name>
        [--description TEXT]    the version's description
-       [--bucket BUCKET]       the artifact bucket: default OTTER_ARTIFACT_BUCKET or otter
-                               (with S3 artifact storage: the server's bucket)
+       [--bucket BUCKET]       the artifact bucket: default OTTER_ARTIFACT_BUCKET, else the
+                               one the server names (otter, or its S3 bucket)
   ls [PACKAGE] [--status DRAFT|PUBLISHED|DEPRECATED] [--json]
                                packages, or the versions of one
   show PACKAGE VERSION [--json]
@@ -176,7 +176,8 @@ interface PushPlan {
   packageName: string;
   versionName: string;
   artifactName: string;
-  bucket: string;
+  /** --bucket or OTTER_ARTIFACT_BUCKET; else the bucket the server names. */
+  bucket: string | undefined;
   attributes: Record<string, string>;
   description: string | undefined;
   publish: boolean;
@@ -240,7 +241,7 @@ function planPush(
         (values['artifact-name'] === undefined ? '; choose one with --artifact-name' : ''),
     );
   }
-  const bucket = values.bucket ?? (env.OTTER_ARTIFACT_BUCKET || DEFAULT_ARTIFACT_BUCKET);
+  const bucket = values.bucket ?? (env.OTTER_ARTIFACT_BUCKET || undefined);
   if (values.description !== undefined && !/^[^\p{C}]{1,1024}$/u.test(values.description)) {
     throw usage('invalid --description: 1 to 1024 characters, no control characters');
   }
@@ -318,6 +319,8 @@ async function push(client: OtterClient, iot: IoTClient, plan: PushPlan): Promis
     await client.nativeRequest('DELETE', artifactPath);
     out(`replacing artifact ${artifactName} of draft ${packageName} ${versionName}`);
   }
+  // The server names its artifact bucket (`otter`, or the real bucket with S3 storage).
+  let serverBucket = head?.headers.get('x-otter-bucket') ?? undefined;
   if (storedSha === sha256) {
     out(`artifact ${artifactName} already holds this file`);
   } else {
@@ -328,6 +331,7 @@ async function push(client: OtterClient, iot: IoTClient, plan: PushPlan): Promis
         bodySha256: sha256,
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(plan.size) },
       });
+      serverBucket = res.headers.get('x-otter-bucket') ?? serverBucket;
       await res.arrayBuffer();
       progress.finish();
     } catch (e) {
@@ -352,7 +356,8 @@ async function push(client: OtterClient, iot: IoTClient, plan: PushPlan): Promis
       signingKeyId: sig.keyId,
     });
   }
-  const artifact = { s3Location: { bucket: plan.bucket, key: artifactName } };
+  const bucket = plan.bucket ?? serverBucket ?? DEFAULT_ARTIFACT_BUCKET;
+  const artifact = { s3Location: { bucket, key: artifactName } };
   const description = plan.description === undefined ? {} : { description: plan.description };
 
   if (!existing) {
@@ -392,7 +397,7 @@ async function push(client: OtterClient, iot: IoTClient, plan: PushPlan): Promis
     ['status', status],
     ['sha256', sha256],
     ['size', String(plan.size)],
-    ['artifact', `${artifactName} (bucket ${plan.bucket})`],
+    ['artifact', `${artifactName} (bucket ${bucket})`],
     ['location', attributes.location!],
   ];
   if (plan.signer) {

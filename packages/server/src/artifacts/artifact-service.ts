@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { type Clock, invalidRequest, notFound, OtterError } from '@otter/core';
 import type { ArtifactRecord, ArtifactStore } from '../store/artifact-store.js';
 import type { Page } from '../store/records.js';
+import { artifactBucketOf } from './artifact-bucket.js';
 import { validateArtifactName } from './artifact-name.js';
 import {
   type BlobStore,
@@ -88,6 +89,11 @@ export class ArtifactService {
     this.#opts = opts;
     this.blobs = opts.blobs;
     this.maxBytes = opts.maxBytes;
+  }
+
+  /** The bucket package versions name Otter's artifacts with (`artifact.s3Location.bucket`). */
+  get bucket(): string {
+    return artifactBucketOf(this.blobs);
   }
 
   /**

@@ -193,9 +193,11 @@ for (const backend of BACKENDS) {
       assert.equal(info.contentType, 'application/x-firmware');
       assert.equal(info.createdAt, h.clock.now() / 1000);
       assert.equal(info.etag, `"${sha256(content)}"`);
+      assert.equal(info.bucket, 'otter', 'the bucket package versions name the artifact with');
 
       const got = await send(h, { path: '/v1/artifacts/fw/v1.0/image.bin' });
       assert.equal(got.status, 200);
+      assert.equal(got.headers['x-otter-bucket'], 'otter');
       assert.ok(got.body.equals(content));
       assert.equal(got.headers.etag, `"${sha256(content)}"`);
       assert.equal(got.headers['x-otter-sha256'], sha256(content));

@@ -156,7 +156,10 @@ async function putArtifact(req: FastifyRequest, reply: FastifyReply, opts: Artif
       expectedSize: length,
     });
     reply.header('etag', etagOf(artifact)).header('location', `${PREFIX}${artifact.name}`);
-    return sendJson(req, reply, created ? 201 : 200, artifactJson(artifact));
+    return sendJson(req, reply.header('x-otter-bucket', opts.service.bucket), created ? 201 : 200, {
+      ...artifactJson(artifact),
+      bucket: opts.service.bucket,
+    });
   } catch (e) {
     if (!raw.complete) {
       raw.unpipe(body);
@@ -195,7 +198,8 @@ async function getArtifact(req: FastifyRequest, reply: FastifyReply, opts: Artif
     .header('etag', etag)
     .header('last-modified', new Date(lastModified).toUTCString())
     .header('accept-ranges', 'bytes')
-    .header('x-otter-sha256', artifact.sha256);
+    .header('x-otter-sha256', artifact.sha256)
+    .header('x-otter-bucket', opts.service.bucket);
   if (!ifMatchPasses(header(req, 'if-match'), etag)) {
     throw new OtterError('PreconditionFailedException', 'If-Match does not match the artifact');
   }

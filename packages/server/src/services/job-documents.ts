@@ -8,10 +8,10 @@ import {
   referencedPackageVersions,
   resolveDocument,
 } from '@otter/core';
+import { artifactBucketOf } from '../artifacts/artifact-bucket.js';
 import { validateArtifactName } from '../artifacts/artifact-name.js';
 import type { ArtifactService } from '../artifacts/artifact-service.js';
 import type { RegistryStore } from '../store/registry-store.js';
-import { artifactBucketOf } from './publish-check.js';
 
 /** Presigned URLs for devices last an hour unless presignedUrlConfig.expiresInSec says otherwise (SDK doc). */
 export const DEFAULT_PRESIGN_SECONDS = 3600;

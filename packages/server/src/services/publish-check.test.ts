@@ -12,9 +12,9 @@ import {
   UpdatePackageVersionCommand,
 } from '@aws-sdk/client-iot';
 import { generateSigningKey, type PrivateSigningKey, signDigest } from '@otter/core';
+import { artifactBucketOf, FS_ARTIFACT_BUCKET } from '../artifacts/artifact-bucket.js';
 import { rejectsWith } from '../testing/assertions.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
-import { artifactBucketOf, FS_ARTIFACT_BUCKET } from './publish-check.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

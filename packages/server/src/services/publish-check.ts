@@ -6,14 +6,9 @@
  */
 import { OtterError } from '@otter/core';
 import { validateArtifactName } from '../artifacts/artifact-name.js';
-import type { BlobStore } from '../artifacts/blob-store.js';
-import { S3BlobStore } from '../artifacts/s3-blob-store.js';
 import type { PublishCheck } from '../store/package-store.js';
 import type { RegistryStore } from '../store/registry-store.js';
 import { verifyVersionSignature } from './signatures.js';
-
-/** The bucket name that stands for Otter's own artifact store when artifacts live on the file system. */
-export const FS_ARTIFACT_BUCKET = 'otter';
 
 /**
  * Attributes that mark a version as signed by Otter's scheme (`otter package push --sign` sets
@@ -21,11 +16,6 @@ export const FS_ARTIFACT_BUCKET = 'otter';
  * (seed 000 passes an opaque signature to devices that way) and is not checked here.
  */
 const SIGNATURE_MARKERS = ['signatureAlgorithm', 'signingKeyId'] as const;
-
-/** The bucket a version's `artifact.s3Location.bucket` must name: S3's real bucket, else `otter`. */
-export function artifactBucketOf(blobs: BlobStore): string {
-  return blobs instanceof S3BlobStore ? blobs.bucket : FS_ARTIFACT_BUCKET;
-}
 
 const validation = (message: string) => new OtterError('ValidationException', message);
 
