@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { type AwsHandlers, type DeviceAuth, newRequestId, registerAwsPlane } from '../aws/aws-plane.js';
 import type { AccessKey } from '../credentials.js';
 import { installErrorHandler } from '../http/error-handler.js';
-import { DeviceAuthError, identifyDevice } from '../services/device-identity.js';
+import { DeviceAuthError, identifyDevice, VerifiedCertificates } from '../services/device-identity.js';
 import type { RegistryStore } from '../store/index.js';
 import { authorizeDevice, deviceMayCall } from './device-access.js';
 import type { ServerTls } from './server-certificate.js';
@@ -44,10 +44,14 @@ const hasSignature = (req: FastifyRequest) =>
 
 /**
  * Client certificates on the device listener: a request that presents one acts as the certificate's
- * thing (identifyDevice, checked on every request so a status change applies at once) and any SigV4
+ * thing (identifyDevice, checked on every request so a status change applies at once; the parsed and
+ * CA-verified certificate is remembered by its bytes) and any SigV4
  * signature on it is ignored; a request without one must be SigV4-signed (an admin).
  */
 export function deviceAuth(store: RegistryStore, clock: Clock, allowAnonymous: boolean): DeviceAuth {
+  // Parsing and the CA signature check depend on the certificate's bytes only; status, validity and
+  // attachments are read on every request (identifyDevice), so UpdateCertificate applies at once.
+  const verified = new VerifiedCertificates();
   return {
     identify: async (req) => {
       const der = (req.raw.socket as TLSSocket).getPeerCertificate?.(false)?.raw;
@@ -60,7 +64,7 @@ export function deviceAuth(store: RegistryStore, clock: Clock, allowAnonymous: b
         return undefined;
       }
       try {
-        return await identifyDevice(store, der, undefined, { now: clock.now() });
+        return await identifyDevice(store, der, undefined, { now: clock.now(), verified });
       } catch (error) {
         if (error instanceof DeviceAuthError)
           req.log.info({ reason: error.reason, err: error.message }, 'device certificate refused');

@@ -58,9 +58,10 @@ export function jobsDataHandlers(engine: JobEngine, now: () => number): Record<s
       },
       ctx,
     ) => {
-      const e = await engine.startNext(callerOf(ctx), input.thingName, input);
-      if (!e) return {};
-      return { execution: deviceExecution(e, now(), await withDocument(e, true)) };
+      const started = await engine.startNextWithJob(callerOf(ctx), input.thingName, input);
+      if (!started) return {};
+      const { execution, job } = started;
+      return { execution: deviceExecution(execution, now(), await engine.deviceDocument(job)) };
     },
     DescribeJobExecution: async (
       input: {

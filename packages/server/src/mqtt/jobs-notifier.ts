@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { type Clock, isOtterError } from '@otter/core';
+import { type Clock, type Execution, isOtterError } from '@otter/core';
 import type { JobEngine, JobNotifier } from '../services/job-engine.js';
 import type { JobRecord } from '../store/job-store.js';
 import { deviceExecution, executionSummary, jobsTopic } from './jobs-topics.js';
@@ -10,7 +10,7 @@ export interface JobsNotifierOptions {
   clock: Clock;
   publish(topic: string, payload: object): Promise<void>;
   log: MqttLog;
-  /** Things handled per batch (one job document lookup per job per batch). Default 500. */
+  /** Things handled per batch (one pending-executions query and one job document lookup per job per batch). Default 500. */
   batchSize?: number;
   /** Things being pushed at the same time within a batch. Default 32. */
   concurrency?: number;
@@ -75,25 +75,37 @@ export class JobsNotifier implements JobNotifier {
         this.#queue.delete(name);
         if (batch.length >= batchSize) break;
       }
+      // One query for the whole batch (things deleted meanwhile are simply absent: nobody to tell).
+      let pending: Awaited<ReturnType<JobEngine['pendingOfThings']>>;
+      try {
+        pending = await this.#opts.engine.pendingOfThings(batch);
+      } catch (error) {
+        // This batch is lost (logged); the rest of the queue still gets its turn.
+        this.#opts.log.error({ err: (error as Error).message }, 'job notification failed');
+        continue;
+      }
+      const things = batch.filter((name) => pending.has(name));
       const documents = new Map<string, Promise<string>>();
       let next = 0;
       const worker = async () => {
-        while (next < batch.length) {
-          const thingName = batch[next++]!;
-          await this.#push(thingName, documents);
+        while (next < things.length) {
+          const thingName = things[next++]!;
+          await this.#push(thingName, pending.get(thingName)!, documents);
         }
       };
-      await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(concurrency, things.length) }, worker));
       await yieldToEventLoop();
     }
   }
 
   /** Publishes notify and notify-next for one thing; a failure is logged, never thrown. */
-  async #push(thingName: string, documents: Map<string, Promise<string>>): Promise<void> {
+  async #push(
+    thingName: string,
+    { inProgress, queued }: { inProgress: Execution[]; queued: Execution[] },
+    documents: Map<string, Promise<string>>,
+  ): Promise<void> {
     const { engine, clock, publish } = this.#opts;
     try {
-      const caller = { kind: 'thing', thingName } as const;
-      const { inProgress, queued } = await engine.pending(caller, thingName);
       const now = clock.now();
       const timestamp = Math.floor(now / 1000);
       const jobs = {
@@ -101,22 +113,19 @@ export class JobsNotifier implements JobNotifier {
         ...(queued.length ? { QUEUED: queued.map(executionSummary) } : {}),
       };
       const topic = jobsTopic(thingName);
-      await publish(`${topic}/notify`, { timestamp, jobs });
       const next = inProgress[0] ?? queued[0];
-      if (!next) {
-        await publish(`${topic}/notify-next`, { timestamp });
-      } else {
+      let nextPayload: object = { timestamp };
+      if (next) {
         // One document per job per batch: a job's things share it (presigned URLs included).
         let document = documents.get(next.jobId);
         if (!document) {
           document = engine.jobOf(next.jobId).then((job: JobRecord) => engine.deviceDocument(job));
           documents.set(next.jobId, document);
         }
-        await publish(`${topic}/notify-next`, {
-          timestamp,
-          execution: deviceExecution(next, now, await document),
-        });
+        nextPayload = { timestamp, execution: deviceExecution(next, now, await document) };
       }
+      await publish(`${topic}/notify`, { timestamp, jobs });
+      await publish(`${topic}/notify-next`, nextPayload);
       this.#pushed++;
     } catch (error) {
       // A thing deleted meanwhile has nothing to be told; anything else is worth a log line.

@@ -246,11 +246,13 @@ export function registerJobsTopics(mqtt: JobsRouter, engine: JobEngine, clock: C
   });
 
   serve('start-next', async (caller, thingName, _params, body) => {
-    const e = await engine.startNext(caller, thingName, {
+    const started = await engine.startNextWithJob(caller, thingName, {
       statusDetails: body.statusDetails,
       stepTimeoutInMinutes: body.stepTimeoutInMinutes,
     });
-    return e ? { execution: deviceExecution(e, clock.now(), await withDocument(e, true)) } : {};
+    if (!started) return {};
+    const { execution, job } = started;
+    return { execution: deviceExecution(execution, clock.now(), await engine.deviceDocument(job)) };
   });
 
   serve('{jobId}/get', async (caller, thingName, params, body) => {

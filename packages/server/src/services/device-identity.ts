@@ -40,6 +40,43 @@ export interface IdentifyOptions {
    * default: nothing but the registration itself vouches for them.
    */
   allowCertificatesWithoutCa?: boolean;
+  /** Remembers the parsing and CA signature checks of certificates seen before (per listener). */
+  verified?: VerifiedCertificates;
+}
+
+/**
+ * What identifyDevice learns from a certificate's bytes alone (its id and whether the Otter device
+ * CA signed it): the same for the same DER, so a device that reconnects or sends many requests is
+ * parsed and verified once. Everything that can change (registration, status, validity against the
+ * clock, attachments) is still read on every call. Bounded: the oldest entry goes first.
+ */
+export class VerifiedCertificates {
+  readonly #entries = new Map<
+    string,
+    { certificateId: string; issuedBy: Map<string, boolean>; cert: NodeX509 }
+  >();
+  constructor(readonly capacity = 10_000) {}
+
+  /** The parsed certificate and its id; MALFORMED_CERTIFICATE when the bytes are not one. */
+  parse(der: Buffer) {
+    const key = der.toString('base64');
+    let entry = this.#entries.get(key);
+    if (!entry) {
+      const cert = parseCertificate(der);
+      entry = { certificateId: certificateIdOf(cert.raw), issuedBy: new Map(), cert };
+      if (this.#entries.size >= this.capacity) this.#entries.delete(this.#entries.keys().next().value!);
+      this.#entries.set(key, entry);
+    }
+    return entry;
+  }
+}
+
+function parseCertificate(der: Buffer): NodeX509 {
+  try {
+    return new NodeX509(der);
+  } catch {
+    throw new DeviceAuthError('MALFORMED_CERTIFICATE', 'The client certificate could not be parsed');
+  }
 }
 
 /**
@@ -54,13 +91,9 @@ export async function identifyDevice(
   clientId?: string,
   options: IdentifyOptions = {},
 ): Promise<DeviceIdentity> {
-  let cert: NodeX509;
-  try {
-    cert = new NodeX509(peerCertificateDer);
-  } catch {
-    throw new DeviceAuthError('MALFORMED_CERTIFICATE', 'The client certificate could not be parsed');
-  }
-  const certificateId = certificateIdOf(cert.raw);
+  const parsed = options.verified?.parse(peerCertificateDer);
+  const cert = parsed?.cert ?? parseCertificate(peerCertificateDer);
+  const certificateId = parsed?.certificateId ?? certificateIdOf(cert.raw);
   const record = await store.certificates.get(certificateId);
   if (!record)
     throw new DeviceAuthError('UNKNOWN_CERTIFICATE', `Certificate ${certificateId} is not registered`);
@@ -75,7 +108,13 @@ export async function identifyDevice(
         `Certificate ${certificateId} was registered without a CA; this listener does not accept such certificates`,
       );
   } else if (record.caCertificateId === (await ca.load()).certificateId) {
-    if (!(await ca.issued(cert)))
+    // Keyed by the CA's id: a new device CA means checking again.
+    let issued = parsed?.issuedBy.get(record.caCertificateId);
+    if (issued === undefined) {
+      issued = await ca.issued(cert);
+      parsed?.issuedBy.set(record.caCertificateId, issued);
+    }
+    if (!issued)
       throw new DeviceAuthError(
         'UNTRUSTED_ISSUER',
         `Certificate ${certificateId} is not signed by the Otter device CA`,

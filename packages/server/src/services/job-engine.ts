@@ -30,6 +30,7 @@ import {
   type JobTargetNames,
 } from '../store/job-store.js';
 import type { RegistryStore } from '../store/registry-store.js';
+import { thingNotFound } from '../store/thing-store.js';
 import { JobDocuments } from './job-documents.js';
 import { PACKAGE_SHADOW } from './package-shadow.js';
 
@@ -147,6 +148,7 @@ export class JobEngine {
   readonly #clock: Clock;
   readonly #updateShadow: JobEngineOptions['updateShadow'];
   readonly #notifier: JobNotifier | undefined;
+  readonly #background = new Set<Promise<void>>();
 
   constructor(opts: JobEngineOptions) {
     this.#notifier = opts.notifier;
@@ -430,12 +432,23 @@ export class JobEngine {
     thingName: string,
   ): Promise<{ inProgress: Execution[]; queued: Execution[] }> {
     authorize(caller, thingName);
-    await this.#store.things.describe(thingName);
-    const all = await this.#store.jobs.pendingExecutions(thingName);
-    return {
-      inProgress: all.filter((e) => e.status === 'IN_PROGRESS'),
-      queued: all.filter((e) => e.status === 'QUEUED'),
-    };
+    // One query: the LEFT JOIN from things tells an unknown thing from one with nothing pending.
+    const all = await this.#store.jobs.pendingExecutionsOfThing(thingName);
+    if (all === undefined) throw thingNotFound(thingName);
+    return splitPending(all);
+  }
+
+  /**
+   * The pending executions of many things in one query per 500 (the notifier's batches); things
+   * that do not exist (any more) are left out.
+   */
+  async pendingOfThings(
+    thingNames: readonly string[],
+  ): Promise<Map<string, { inProgress: Execution[]; queued: Execution[] }>> {
+    const out = new Map<string, { inProgress: Execution[]; queued: Execution[] }>();
+    for (const [name, all] of await this.#store.jobs.pendingExecutionsOf(thingNames))
+      out.set(name, splitPending(all));
+    return out;
   }
 
   /** The execution `$next` names: the oldest IN_PROGRESS, else the oldest QUEUED; undefined when none. */
@@ -450,16 +463,25 @@ export class JobEngine {
     thingName: string,
     req: { statusDetails?: unknown; stepTimeoutInMinutes?: unknown },
   ): Promise<Execution | undefined> {
+    return (await this.startNextWithJob(caller, thingName, req))?.execution;
+  }
+
+  /** startNext, also returning the execution's job (the handlers need its document). */
+  async startNextWithJob(
+    caller: Caller,
+    thingName: string,
+    req: { statusDetails?: unknown; stepTimeoutInMinutes?: unknown },
+  ): Promise<{ execution: Execution; job: JobRecord } | undefined> {
     for (let attempt = 1; ; attempt++) {
       const exec = await this.next(caller, thingName);
       if (!exec) return undefined;
       const job = await this.#store.jobs.describeJob(exec.jobId);
       const now = this.#clock.now();
       const next = startNext(exec, req, timeoutOf(job), now);
-      if (next === exec) return exec;
+      if (next === exec) return { execution: exec, job };
       if (await this.#store.jobs.saveExecution(next, exec.versionNumber)) {
         await this.#notifier?.executionsChanged([thingName]);
-        return next;
+        return { execution: next, job };
       }
       if (attempt >= MAX_ATTEMPTS)
         throw new OtterError('ThrottlingException', 'Too many concurrent updates; retry');
@@ -484,10 +506,15 @@ export class JobEngine {
     },
   ): Promise<{ execution: Execution; job: JobRecord }> {
     const job = await this.#store.jobs.describeJob(jobId);
-    const execution = await this.#change(caller, thingName, jobId, req.executionNumber, (e, now) =>
-      deviceUpdate(e, req, timeoutOf(job), now),
-    );
-    await this.#notifier?.executionsChanged([thingName]);
+    let before: Execution | undefined;
+    const execution = await this.#change(caller, thingName, jobId, req.executionNumber, (e, now) => {
+      before = e;
+      return deviceUpdate(e, req, timeoutOf(job), now);
+    });
+    // Progress reports (IN_PROGRESS → IN_PROGRESS with new statusDetails) change neither the pending
+    // list nor which execution is next, so they push nothing (AWS: notify-next is not sent "when the
+    // next job's execution details change").
+    if (before?.status !== execution.status) await this.#notifier?.executionsChanged([thingName]);
     if (execution.status === 'SUCCEEDED') await this.#recordPackageVersions(thingName, job);
     if (isTerminal(execution.status)) await this.refreshStatus(jobId);
     return { execution, job };
@@ -523,10 +550,24 @@ export class JobEngine {
     return n;
   }
 
-  /** Tells the notifier about every thing with an execution of the job in `statuses`, a page at a time. */
+  /**
+   * Tells the notifier about every thing with an execution of the job in `statuses`, a page at a
+   * time, in the background: CreateJob for a million things answers once the executions are
+   * committed, not after a million names were read back. The pages follow the request at once.
+   */
   async #notifyJob(jobId: string, statuses: readonly string[]): Promise<void> {
     const notifier = this.#notifier;
-    if (notifier) await this.#eachJobThing(jobId, statuses, (names) => notifier.executionsChanged(names));
+    if (!notifier) return;
+    const task = this.#eachJobThing(jobId, statuses, (names) => notifier.executionsChanged(names))
+      // The notifier logs its own failures; a page read fails only when the store is closing.
+      .catch(() => {})
+      .finally(() => this.#background.delete(task));
+    this.#background.add(task);
+  }
+
+  /** Resolves when the notifications queued in the background (CreateJob, CancelJob, …) are handed over. */
+  async notificationsQueued(): Promise<void> {
+    while (this.#background.size > 0) await Promise.all(this.#background);
   }
 
   /** Things with an execution of the job in `statuses` (read before a change that removes them). */
@@ -546,9 +587,9 @@ export class JobEngine {
     for (const status of statuses) {
       let after: string | undefined;
       do {
-        const page = await this.#store.jobs.listExecutionsForJob(jobId, { status, after, limit: 1000 });
-        if (page.items.length > 0) await onPage(page.items.map((e) => e.thingName));
-        after = page.nextToken;
+        const names = await this.#store.jobs.jobThingNames(jobId, status, after, 1000);
+        if (names.length > 0) await onPage(names);
+        after = names.length === 1000 ? names[names.length - 1] : undefined;
       } while (after !== undefined);
     }
   }
@@ -600,6 +641,11 @@ export class JobEngine {
       await this.#notifier?.executionsChanged(thingNames.slice(i, i + 1000));
   }
 }
+
+const splitPending = (all: Execution[]) => ({
+  inProgress: all.filter((e) => e.status === 'IN_PROGRESS'),
+  queued: all.filter((e) => e.status === 'QUEUED'),
+});
 
 function authorize(caller: Caller, thingName: string): void {
   if (caller.kind === 'thing' && caller.thingName !== thingName)

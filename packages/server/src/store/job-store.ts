@@ -546,7 +546,7 @@ export class JobStore {
 
   /**
    * The thing's QUEUED and IN_PROGRESS executions, oldest queued first (the device check-in path;
-   * served by the partial index job_executions_pending).
+   * served by the partial index job_executions_pending_order).
    */
   async pendingExecutions(thingName: string, limit = 1000): Promise<Execution[]> {
     const rows = await this.db.all<ExecutionRow>(
@@ -555,6 +555,60 @@ export class JobStore {
       [thingName, limit],
     );
     return rows.map(rowToExecution);
+  }
+
+  /**
+   * The device check-in in one query: the pending executions of each of `thingNames` (as
+   * pendingExecutions orders them), keyed by thing; a name that is not a thing has no entry. The
+   * LEFT JOIN answers "does the thing exist" from the same index probe as its executions.
+   */
+  async pendingExecutionsOf(thingNames: readonly string[], limit = 1000): Promise<Map<string, Execution[]>> {
+    const out = new Map<string, Execution[]>();
+    const unique = [...new Set(thingNames)];
+    for (const part of chunks(unique)) {
+      const rows = await this.db.all<ExecutionRow & { owner: string }>(
+        `SELECT t.thing_name AS owner, e.* FROM things t LEFT JOIN job_executions e
+           ON e.thing_name = t.thing_name AND e.status IN ${PENDING}
+         WHERE t.thing_name IN (${marks(part.length)}) ORDER BY t.thing_name, e.queued_at, e.job_id`,
+        part,
+      );
+      for (const row of rows) {
+        let list = out.get(row.owner);
+        if (!list) {
+          list = [];
+          out.set(row.owner, list);
+        }
+        if (row.job_id !== null && list.length < limit) list.push(rowToExecution(row));
+      }
+    }
+    return out;
+  }
+
+  /** pendingExecutionsOf for one thing; undefined when there is no such thing. */
+  async pendingExecutionsOfThing(thingName: string, limit = 1000): Promise<Execution[] | undefined> {
+    const rows = await this.db.all<ExecutionRow & { owner: string }>(
+      `SELECT t.thing_name AS owner, e.* FROM things t LEFT JOIN job_executions e
+         ON e.thing_name = t.thing_name AND e.status IN ${PENDING}
+       WHERE t.thing_name = ? ORDER BY e.queued_at, e.job_id LIMIT ?`,
+      [thingName, limit],
+    );
+    if (rows.length === 0) return undefined;
+    return rows[0]!.job_id === null ? [] : rows.map(rowToExecution);
+  }
+
+  /** Names of the things whose latest execution of the job is in `status`, in name order after `after`. */
+  async jobThingNames(
+    jobId: string,
+    status: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<string[]> {
+    const rows = await this.db.all<{ thing_name: string }>(
+      `SELECT thing_name FROM job_executions WHERE job_id = ? AND status = ? AND latest = 1 AND thing_name > ?
+       ORDER BY thing_name LIMIT ?`,
+      [jobId, status, after ?? '', limit],
+    );
+    return rows.map((r) => r.thing_name);
   }
 
   async listExecutionsForJob(

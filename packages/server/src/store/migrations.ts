@@ -303,6 +303,15 @@ CREATE TABLE job_templates (
 )`;
     },
   },
+  {
+    // The device check-in reads a thing's pending executions in (queued_at, job_id) order: with job_id
+    // in the index the rows come out sorted, without a temporary sort per request.
+    id: '0009_job_executions_pending_order',
+    up: () => `
+CREATE INDEX job_executions_pending_order ON job_executions (thing_name, queued_at, job_id)
+  WHERE status IN ('QUEUED', 'IN_PROGRESS');
+DROP INDEX job_executions_pending`,
+  },
 ];
 
 /** Applies pending migrations in one transaction (PostgreSQL: under an advisory lock). */

@@ -35,11 +35,35 @@ export function openPostgresDatabase(options: PostgresOptions): SqlDatabase {
 
 type Queryable = Pick<pg.Pool, 'query'>;
 
+/** Statement texts seen so far: their `$n` form and, for queries, a name to prepare them under. */
+const statements = new Map<string, { text: string; name?: string }>();
+/** Distinct texts given a name; beyond this (dynamic IN lists, …) statements run unnamed. */
+const MAX_NAMED = 2000;
+const PREPARABLE = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i;
+
+/**
+ * The statement to send: named queries are parsed and planned once per connection (pg remembers
+ * which connection prepared which name) instead of on every call, as `pgbench -M prepared` does.
+ */
+function statementOf(sql: string, options?: QueryOptions): { text: string; name?: string } {
+  const key = options?.placeholders === 'numbered' ? `$${sql}` : sql;
+  let statement = statements.get(key);
+  if (!statement) {
+    const text = options?.placeholders === 'numbered' ? sql : toNumberedPlaceholders(sql);
+    if (statements.size >= MAX_NAMED) return { text };
+    statement = PREPARABLE.test(text) ? { text, name: `otter_${statements.size + 1}` } : { text };
+    statements.set(key, statement);
+  }
+  return statement;
+}
+
 function executor(client: Queryable): SqlExecutor {
   const query = async (sql: string, params: readonly unknown[], options?: QueryOptions) => {
-    const text = options?.placeholders === 'numbered' ? sql : toNumberedPlaceholders(sql);
+    const { text, name } = statementOf(sql, options);
     try {
-      return await client.query(text, params as unknown[]);
+      return name === undefined
+        ? await client.query(text, params as unknown[])
+        : await client.query({ name, text, values: params as unknown[] });
     } catch (error) {
       if ((error as { code?: unknown }).code === '23505')
         throw new UniqueViolation((error as Error).message, { cause: error });

@@ -11,6 +11,9 @@ export function openSqliteDatabase(path: string): SqlDatabase {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.pragma('synchronous = NORMAL');
+  // 64 MiB of page cache instead of SQLite's 2 MiB: the check-in's index probes and execution rows
+  // stay in memory instead of being re-read from the WAL and database files on every request.
+  db.pragma('cache_size = -65536');
   return new SqliteDatabase(db);
 }
 
