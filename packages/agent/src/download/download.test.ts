@@ -235,6 +235,18 @@ describe('download against misbehaving servers', () => {
     assert.ok(took < 3000, `took ${took} ms`);
   });
 
+  it('streams a body larger than the write queue (socket paused and resumed) intact', async () => {
+    const big = Buffer.alloc(9 * 1024 * 1024 + 123);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i, i);
+    const url = await serve(rangeServer(() => ({ bytes: big, etag: '"big"' })));
+    const expected = sha(big);
+    const o = base(url, { expectedSha256: expected, expectedSize: big.length, requireSignature: false });
+    const { signature: _s, ...unsigned } = o;
+    const r = await download(unsigned);
+    assert.equal(r.sha256, expected);
+    assert.ok(readFileSync(o.dest).equals(big));
+  });
+
   it('reports HTTP errors with their status', async () => {
     const url = await serve((_req, res) => res.writeHead(403).end('no'));
     const e = await rejectsWith(download(base(url)), 'HTTP_ERROR', false);

@@ -5,15 +5,14 @@
  * `dest` unless every check passed. Uses node:http/https only (client certificates via `tls`).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { dirname } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { DownloadError } from './download-error.js';
-import { ThrottleStream } from './throttle.js';
+import { receive } from './receive.js';
+import { Throttle } from './throttle.js';
 import {
   type ArtifactSignature,
   type TrustedPublicKey,
@@ -294,7 +293,7 @@ async function run(
     }
     resumedFrom = start;
     const limit = Math.min(o.maxBytes, o.expectedSize ?? Number.POSITIVE_INFINITY);
-    const throttle = new ThrottleStream(o.throttleMs ?? 0);
+    const throttle = new Throttle(o.throttleMs ?? 0);
     let received = start;
     let windowBytes = 0;
     let windowSlept = 0;
@@ -319,25 +318,23 @@ async function run(
       );
     }
     const h = hash;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
-        received += chunk.length;
-        windowBytes += chunk.length;
-        if (received > limit) {
-          const why = received > o.maxBytes ? `the limit of ${o.maxBytes}` : `the expected ${o.expectedSize}`;
-          done(new DownloadError('TOO_LARGE', `The server sent more than ${why} bytes`));
-          return;
-        }
-        h.update(chunk);
-        o.onProgress?.(total === undefined ? { received } : { received, total });
-        done(null, chunk);
-      },
-    });
+    const onChunk = (chunk: Buffer) => {
+      received += chunk.length;
+      windowBytes += chunk.length;
+      if (received > limit) {
+        const why = received > o.maxBytes ? `the limit of ${o.maxBytes}` : `the expected ${o.expectedSize}`;
+        throw new DownloadError('TOO_LARGE', `The server sent more than ${why} bytes`);
+      }
+      h.update(chunk);
+      o.onProgress?.(total === undefined ? { received } : { received, total });
+    };
+    let file: FileHandle | undefined;
     try {
-      await pipeline(res, counter, throttle, createWriteStream(part, { flags: start > 0 ? 'a' : 'w' }), {
-        signal,
-      });
+      file = await open(part, start > 0 ? 'a' : 'w');
+      await receive(res, file, { onChunk, throttle, signal });
     } catch (e) {
+      res.destroy();
+      await file?.close().catch(() => {});
       const f = failed();
       if (f) throw f;
       if (e instanceof DownloadError) throw e;
@@ -349,6 +346,7 @@ async function run(
         },
       );
     }
+    await file.close();
     if (total !== undefined && received < total) {
       throw new DownloadError('INCOMPLETE', `The connection ended after ${received} of ${total} bytes`, {
         resumable: true,
