@@ -1,16 +1,18 @@
 /** Otter's own job document (version 1): schema-checked with ajv, then cross-checked (file names). */
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { at, JobDocumentError, type JobPlan, jsonPath, type PlanFile, type PlanStep } from './job-plan.js';
 import { OTTER_DOCUMENT_SCHEMA } from './otter-document-schema.js';
 
-const ajv = new Ajv({
-  allErrors: false,
-  useDefaults: true,
-  strict: true,
-  strictTypes: false,
-  strictRequired: false,
-});
-const validate = ajv.compile(OTTER_DOCUMENT_SCHEMA);
+/** Compiled on the first document, not at import: an idle agent does not pay for it. */
+let compiled: ValidateFunction | undefined;
+const validator = (): ValidateFunction =>
+  (compiled ??= new Ajv({
+    allErrors: false,
+    useDefaults: true,
+    strict: true,
+    strictTypes: false,
+    strictRequired: false,
+  }).compile(OTTER_DOCUMENT_SCHEMA));
 
 function describe(e: ErrorObject): { path: string; message: string } {
   const base = jsonPath(e.instancePath);
@@ -52,6 +54,7 @@ export function parseOtterDocument(doc: Record<string, unknown>): JobPlan {
     throw new JobDocumentError('DOCUMENT_INVALID', '$.otter', 'must be the number 1');
   }
   const copy = structuredClone(doc);
+  const validate = validator();
   if (!validate(copy)) {
     const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'if');
     const first = errors[0];
