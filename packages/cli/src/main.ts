@@ -10,6 +10,7 @@ commands:
   server [--config FILE]   start the Otter server (settings: docs/configuration.md)
   keys <subcommand>        signing keys: generate, import, list, register (docs/signing.md)
   package <subcommand>     package versions: push, ls, show (docs/packages.md)
+  agent [--config FILE]    run the device agent; 'agent status' shows it (docs/agent.md)
   help                     show this text
 `;
 
@@ -24,6 +25,9 @@ export async function main(argv: string[]): Promise<number> {
         return await keysCommand(rest, process.env);
       case 'package':
         return await packageCommand(rest, process.env);
+      case 'agent':
+        // Loaded on demand: the agent needs none of the server's dependencies.
+        return await (await import('@otter/agent')).agentCommand(rest, process.env);
       case undefined:
       case 'help':
       case '--help':

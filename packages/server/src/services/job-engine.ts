@@ -21,6 +21,7 @@ import {
   validateRolloutConfig,
   validateSchedulingConfig,
   validateTimeoutConfig,
+  windowState,
 } from '@otter/core';
 import type { ArtifactService } from '../artifacts/artifact-service.js';
 import {
@@ -200,21 +201,26 @@ export class JobEngine {
     const startAt =
       sched?.startTime === undefined ? undefined : parseScheduleTime(sched.startTime, 'startTime');
     const scheduled = startAt !== undefined && startAt > now;
+    // Outside every maintenance window nothing is released now: the scheduler opens the window.
+    const window = scheduled ? undefined : windowState(sched, now);
+    const closed = window !== undefined && !window.open;
     const paced = hasRollout(configs);
-    const limit = scheduled
-      ? 0
-      : paced
-        ? rolloutAllowance(configs.jobExecutionsRolloutConfig ?? {}, now, now, {
-            notified: 0,
-            succeeded: 0,
-            releasedThisMinute: 0,
-          }).releasable
-        : Number.POSITIVE_INFINITY;
+    const limit =
+      scheduled || closed
+        ? 0
+        : paced
+          ? rolloutAllowance(configs.jobExecutionsRolloutConfig ?? {}, now, now, {
+              notified: 0,
+              succeeded: 0,
+              releasedThisMinute: 0,
+            }).releasable
+          : Number.POSITIVE_INFINITY;
+    const nextDueAt = scheduled ? startAt : closed ? window.opensAt : paced ? now + MINUTE : undefined;
     await jobs.createJob(
       {
         jobId: input.jobId,
         jobArn: arn(`job/${input.jobId}`),
-        status: scheduled ? 'SCHEDULED' : 'IN_PROGRESS',
+        status: scheduled || closed ? 'SCHEDULED' : 'IN_PROGRESS',
         targetSelection,
         targets: input.targets,
         document,
@@ -225,13 +231,13 @@ export class JobEngine {
         configs,
         destinationPackageVersions: destinations,
         forceCanceled: false,
-        ...(scheduled ? {} : { rolloutStartedAt: now }),
+        ...(scheduled || closed ? {} : { rolloutStartedAt: now }),
         createdAt: now,
         updatedAt: now,
-        ...(scheduled ? { nextDueAt: startAt } : paced ? { nextDueAt: now + MINUTE } : {}),
+        ...(nextDueAt === undefined ? {} : { nextDueAt }),
       },
       targets,
-      scheduled || paced ? { kind: 'some', limit } : { kind: 'all' },
+      scheduled || closed || paced ? { kind: 'some', limit } : { kind: 'all' },
       now,
     );
     if (input.tags?.length) {

@@ -185,6 +185,38 @@ for (const backend of BACKENDS) {
       }
     });
 
+    test('a job created outside its maintenance window waits for the window', async () => {
+      const store = await storage(backend.name);
+      const clock = clockNow();
+      const { server, iot } = await boot(store, clock);
+      try {
+        await things(iot, range('w', 3));
+        const opens = clock.now() + 3 * 60 * MINUTE;
+        const o = new Date(opens);
+        await iot.send(
+          new CreateJobCommand({
+            jobId: 'window',
+            targets: range('w', 3).map(thingArn),
+            document: '{}',
+            schedulingConfig: {
+              maintenanceWindows: [
+                { startTime: `cron(${o.getUTCMinutes()} ${o.getUTCHours()} * * ? *)`, durationInMinutes: 60 },
+              ],
+            },
+          }),
+        );
+        assert.equal((await executions(server, 'window')).length, 0, 'nothing released outside the window');
+        assert.equal((await server.scheduler.tick()).released, 0);
+        clock.set(opens);
+        assert.equal((await server.scheduler.tick()).released, 3);
+        const job = (await iot.send(new DescribeJobCommand({ jobId: 'window' }))).job;
+        assert.equal(job?.status, 'IN_PROGRESS');
+      } finally {
+        await server.close();
+        await store.drop();
+      }
+    });
+
     test('scheduled start, maintenance window and endTime CANCEL', async () => {
       const store = await storage(backend.name);
       const clock = clockNow();
