@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, startServer } from '@otter/server';
 import { CliError } from './client.js';
 import { keysCommand } from './commands/keys.js';
 import { packageCommand } from './commands/package.js';
@@ -43,7 +42,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`otter: ${e.message}\n`);
       return e.exitCode;
     }
-    if (e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) {
+    // The server's modules load only for `otter server` (the agent must not need them).
+    const isConfigError = command === 'server' && e instanceof (await import('@otter/server')).ConfigError;
+    if (isConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_')) {
       process.stderr.write(`otter: ${(e as Error).message}\n`);
       return 2;
     }
@@ -60,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
 
 async function serverCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
+  const { startServer } = await import('@otter/server');
   const server = await startServer({
     env: process.env,
     ...(values.config ? { configFile: values.config } : {}),

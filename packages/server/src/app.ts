@@ -7,6 +7,7 @@ import type { AccessKey } from './credentials.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { registerArtifactsApi } from './native/artifacts-api.js';
 import { registerSigningKeysApi } from './native/signing-keys-api.js';
+import { getCaCertificatePem } from './services/device-ca.js';
 import type { RegistryStore } from './store/registry-store.js';
 
 export interface AppOptions {
@@ -66,6 +67,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     });
   }
   if (opts.store) {
+    const store = opts.store;
+    // The device CA certificate is public: devices and agents fetch it to trust the TLS listener.
+    app.get('/v1/device-ca', async (_req, reply) =>
+      reply.type('application/x-pem-file').send(await getCaCertificatePem(store, opts.clock ?? systemClock)),
+    );
     registerSigningKeysApi(app, {
       store: opts.store,
       clock: opts.clock ?? systemClock,

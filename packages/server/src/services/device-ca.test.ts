@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ManualClock } from '@otter/core';
 import { createDatabase, RegistryStore } from '../store/index.js';
-import { BACKENDS, freshPostgresDatabase, TEST_DATABASE_URL } from '../testing/test-server.js';
+import {
+  BACKENDS,
+  freshPostgresDatabase,
+  startTestServer,
+  TEST_DATABASE_URL,
+} from '../testing/test-server.js';
 import { DEVICE_CA_SUBJECT, DeviceCa, getCaCertificatePem } from './device-ca.js';
 import * as x509 from './x509.js';
 
@@ -65,3 +70,18 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('GET /v1/device-ca', () => {
+  test('serves the device CA certificate without credentials', async () => {
+    const s = await startTestServer();
+    try {
+      const res = await fetch(`${s.server.url}/v1/device-ca`);
+      assert.equal(res.status, 200);
+      const pem = await res.text();
+      assert.equal(pem, await getCaCertificatePem(s.server.store));
+      assert.match(new X509Certificate(pem).subject, /CN=Otter Device CA/);
+    } finally {
+      await s.close();
+    }
+  });
+});
