@@ -478,7 +478,9 @@ describe('property: nothing but JobDocumentError ever escapes', () => {
         }
         node = next;
       }
-      if (typeof node === 'object' && node !== null) (node as Record<string, unknown>)[key] = value;
+      // Arrays get an element (an arbitrary key such as `length` would be a generator artefact).
+      if (Array.isArray(node)) node.push(value);
+      else if (typeof node === 'object' && node !== null) (node as Record<string, unknown>)[key] = value;
       return copy;
     });
 
