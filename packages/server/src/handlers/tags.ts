@@ -10,12 +10,14 @@ const RESOURCE_TYPES = {
   thingtype: 'thingType',
   package: 'package',
   packageversion: 'packageVersion',
+  job: 'job',
+  jobtemplate: 'jobTemplate',
 } as const;
 type ArnKind = keyof typeof RESOURCE_TYPES;
 
 export interface ResourceArn {
   kind: ArnKind;
-  /** `thing`, `thingGroup`, `thingType`, `package` or `packageVersion`. */
+  /** `thing`, `thingGroup`, `thingType`, `package`, `packageVersion`, `job` or `jobTemplate`. */
   resourceType: (typeof RESOURCE_TYPES)[ArnKind];
   /** The resource's name; `<package>/<version>` for a package version. */
   name: string;
@@ -23,21 +25,28 @@ export interface ResourceArn {
 
 const ARN_PREFIX = '^arn:aws[a-z-]*:iot:[a-z0-9-]*:\\d{12}:';
 const ARN = new RegExp(`${ARN_PREFIX}(thing|thinggroup|thingtype)\\/([a-zA-Z0-9:_-]{1,128})$`);
+/** Job and job template ids: `[a-zA-Z0-9_-]{1,64}` (CreateJob, CreateJobTemplate). */
+const JOB_ARN = new RegExp(`${ARN_PREFIX}(job|jobtemplate)\\/([a-zA-Z0-9_-]{1,64})$`);
 /** Package and version names follow the catalog's `[a-zA-Z0-9-_.]+` (1–128 and 1–64 characters). */
 const PACKAGE_ARN = new RegExp(
   `${ARN_PREFIX}package\\/([a-zA-Z0-9._-]{1,128})(?:\\/version\\/([a-zA-Z0-9._-]{1,64}))?$`,
 );
 
 /**
- * Parses `arn:aws:iot:REGION:ACCOUNT:(thing|thinggroup|thingtype)/NAME`, `…:package/NAME` and
- * `…:package/NAME/version/VERSION`; InvalidRequestException otherwise.
+ * Parses `arn:aws:iot:REGION:ACCOUNT:(thing|thinggroup|thingtype)/NAME`, `…:package/NAME`,
+ * `…:package/NAME/version/VERSION`, `…:job/ID` and `…:jobtemplate/ID`; InvalidRequestException
+ * otherwise.
  */
 export function parseResourceArn(arn: string, only?: ArnKind): ResourceArn {
   let parsed: ResourceArn | undefined;
   const m = ARN.exec(arn);
+  const j = JOB_ARN.exec(arn);
   if (m) {
     const kind = m[1] as 'thing' | 'thinggroup' | 'thingtype';
     parsed = { kind, resourceType: RESOURCE_TYPES[kind], name: m[2]! };
+  } else if (j) {
+    const kind = j[1] as 'job' | 'jobtemplate';
+    parsed = { kind, resourceType: RESOURCE_TYPES[kind], name: j[2]! };
   } else {
     const p = PACKAGE_ARN.exec(arn);
     if (p?.[2] !== undefined)
@@ -63,6 +72,10 @@ async function resourceExists(store: RegistryStore, r: ResourceArn): Promise<boo
       const [pkg, version] = r.name.split('/') as [string, string];
       return (await store.packages.getVersion(pkg, version)) !== undefined;
     }
+    case 'job':
+      return (await store.jobs.getJob(r.name)) !== undefined;
+    case 'jobtemplate':
+      return (await store.jobs.getTemplate(r.name)) !== undefined;
   }
 }
 

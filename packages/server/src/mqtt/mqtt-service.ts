@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '@otter/core';
+import { type Clock, parseFleetQuery } from '@otter/core';
 import type { AwsContext, AwsHandlers } from '../aws/aws-plane.js';
 import type { ShadowChange } from '../handlers/shadows.js';
-import { identifyDevice } from '../services/device-identity.js';
+import { identifyDevice, VerifiedCertificates } from '../services/device-identity.js';
 import type { JobEngine } from '../services/job-engine.js';
 import type { RegistryStore } from '../store/index.js';
 import { verifyDeviceToken } from './device-token.js';
@@ -39,6 +39,11 @@ export interface MqttDeps {
   deviceTokenSecret: string;
   /** Server certificate and key (PEM) of the TLS listener; required when `mqttTlsPort` is set. */
   tls?: { key: string | Buffer; cert: string | Buffer } | undefined;
+  /**
+   * Parsed and CA-verified client certificates of the TLS listener, by their bytes (as the HTTPS
+   * device listener keeps them); default: a cache of this service's own.
+   */
+  verifiedCertificates?: VerifiedCertificates | undefined;
   /** Region in the ARNs of MQTT requests (they carry no SigV4 scope). Default us-east-1. */
   region?: string;
   log?: MqttLog;
@@ -78,12 +83,18 @@ const toBuffer = (payload: Buffer | string | object): Buffer =>
     ? payload
     : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload), 'utf8');
 
-/** Devices on the embedded broker: a client certificate on TLS, else a device token (or dev mode). */
+/**
+ * Devices on the embedded broker: a client certificate on TLS, else a device token (or dev mode).
+ * A certificate is parsed and its CA signature checked once per listener (`VerifiedCertificates`);
+ * its registration, status, validity and attachment are read on every connect.
+ */
 function deviceAuthenticator(deps: MqttDeps): DeviceAuthenticator {
+  const verified = deps.verifiedCertificates ?? new VerifiedCertificates();
   return {
     authenticate: async ({ thingName, password, peerCertificate }) => {
       if (peerCertificate) {
-        await identifyDevice(deps.store, peerCertificate, thingName); // throws DeviceAuthError
+        // throws DeviceAuthError
+        await identifyDevice(deps.store, peerCertificate, thingName, { now: deps.clock.now(), verified });
         return true;
       }
       if (!deps.config.allowAnonymous && !verifyDeviceToken(deps.deviceTokenSecret, thingName, password))
@@ -91,6 +102,35 @@ function deviceAuthenticator(deps: MqttDeps): DeviceAuthenticator {
       return (await deps.store.things.get(thingName)) !== undefined;
     },
   };
+}
+
+/**
+ * Things the store says are connected when the embedded broker starts were connected to a broker
+ * that is gone (a process that crashed or was killed before recording the disconnects): they are
+ * recorded as disconnected (`SERVER_ERROR`). The embedded broker serves one process; several
+ * processes on one database use an external broker, whose connections Otter does not record.
+ */
+export async function resetStaleConnectivity(store: RegistryStore, now: number): Promise<number> {
+  const query = parseFleetQuery('connectivity.connected:true');
+  let reset = 0;
+  let after: string | undefined;
+  do {
+    const page = await store.searchThings(query, { after, limit: 500 });
+    for (const thing of page.items) {
+      await store.things
+        .setConnectivity(thing.thingName, {
+          connected: false,
+          timestamp: now,
+          disconnectReason: 'SERVER_ERROR',
+        })
+        .then(
+          () => reset++,
+          () => {}, // deleted meanwhile
+        );
+    }
+    after = page.nextToken;
+  } while (after !== undefined);
+  return reset;
 }
 
 /**
@@ -194,6 +234,9 @@ export async function startMqtt(deps: MqttDeps): Promise<MqttService> {
   } else {
     if (config.mqttTlsPort !== undefined && !deps.tls)
       throw new Error('mqttTlsPort is set but no TLS server certificate and key were given');
+    // Before the first connect: no device of this broker can be among them yet.
+    const reset = await resetStaleConnectivity(deps.store, deps.clock.now());
+    if (reset > 0) log.info({ things: reset }, 'mqtt: devices of a previous run recorded as disconnected');
     transport = await startEmbeddedTransport(
       {
         host: config.host,

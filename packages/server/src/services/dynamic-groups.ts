@@ -9,14 +9,13 @@ const PAGE = 500;
 /**
  * Keeps the membership rows of dynamic thing groups in step with the fleet index.
  *
- * The parsed queries of all dynamic groups are cached in memory and dropped by `invalidate()`,
- * which the thing group handlers call on every dynamic group create/update/delete. The cache is
- * per process: with several server processes on one PostgreSQL database, another process's
- * changes to dynamic groups are only seen after its own invalidation (fine for now, Otter runs
- * as a single process).
+ * The parsed queries of all dynamic groups are cached in memory, tagged with the store's
+ * `dynamicVersion()`, a counter bumped in the transaction of every dynamic group create, query
+ * update and delete. Each use reads that counter (one primary-key read) and reloads the queries
+ * when it moved, so several server processes on one database see each other's changes at once.
  */
 export class DynamicGroups {
-  private cache: Promise<Map<string, FleetQueryNode>> | undefined;
+  private cache: { version: number; queries: Promise<Map<string, FleetQueryNode>> } | undefined;
 
   constructor(private readonly store: RegistryStore) {}
 
@@ -25,8 +24,12 @@ export class DynamicGroups {
     this.cache = undefined;
   }
 
-  private queries(): Promise<Map<string, FleetQueryNode>> {
-    this.cache ??= this.store.thingGroups.listDynamic().then((groups) => {
+  private async queries(): Promise<Map<string, FleetQueryNode>> {
+    // The version is read before the groups: a change committed in between makes the next use
+    // reload again, never keeps old queries under a new version.
+    const version = await this.store.thingGroups.dynamicVersion();
+    if (this.cache?.version === version) return this.cache.queries;
+    const pending = this.store.thingGroups.listDynamic().then((groups) => {
       const map = new Map<string, FleetQueryNode>();
       for (const g of groups) {
         if (g.queryString === undefined) continue;
@@ -38,9 +41,10 @@ export class DynamicGroups {
       }
       return map;
     });
-    const pending = this.cache;
+    const entry = { version, queries: pending };
+    this.cache = entry;
     pending.catch(() => {
-      if (this.cache === pending) this.cache = undefined;
+      if (this.cache === entry) this.cache = undefined;
     });
     return pending;
   }

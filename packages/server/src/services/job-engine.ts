@@ -274,16 +274,24 @@ export class JobEngine {
     );
   }
 
-  /** Recomputes and stores the job's status (COMPLETED sets completedAt). Cheap: one index probe. */
+  /**
+   * Recomputes and stores the job's status (COMPLETED sets completedAt). Cheap: one index probe.
+   * The write is a compare-and-set on the status read: when another request or process changed it
+   * meanwhile (CancelJob, DeleteJob), theirs stands and the job is returned as it is now.
+   */
   async refreshStatus(jobId: string): Promise<JobRecord> {
     const job = await this.#store.jobs.describeJob(jobId);
     const pending = await this.#store.jobs.hasPendingExecutions(jobId);
     const status = this.#status(job, { QUEUED: pending ? 1 : 0 });
-    if (status === job.status) return job;
+    // A job that ended (or is being deleted) stays so; only a running one is moved on.
+    const ended =
+      job.status === 'COMPLETED' || job.status === 'CANCELED' || job.status === 'DELETION_IN_PROGRESS';
+    if (status === job.status || ended) return job;
     const now = this.#clock.now();
     const done = status === 'COMPLETED';
-    await this.#store.jobs.updateJob(
+    await this.#store.jobs.updateJobIfStatus(
       jobId,
+      job.status,
       { status, ...(done ? { completedAt: now, nextDueAt: undefined } : {}) },
       now,
     );

@@ -252,6 +252,25 @@ const newExecutionValues = (thing: string) => `?, ${thing}, 1, 'QUEUED', '{}', 1
 
 export const PENDING = "('QUEUED', 'IN_PROGRESS')";
 
+/** The SET list (and its parameters) of a job patch; `updated_at` always. */
+function patchColumns(patch: JobPatch, now: number): { sets: string[]; params: unknown[] } {
+  const sets = ['updated_at = ?'];
+  const params: unknown[] = [now];
+  const put = (column: string, value: unknown) => {
+    sets.push(`${column} = ?`);
+    params.push(value);
+  };
+  if ('status' in patch) put('status', patch.status);
+  if ('description' in patch) put('description', patch.description ?? null);
+  if ('comment' in patch) put('comment', patch.comment ?? null);
+  if ('reasonCode' in patch) put('reason_code', patch.reasonCode ?? null);
+  if ('configs' in patch) put('configs', JSON.stringify(patch.configs));
+  if ('forceCanceled' in patch) put('force_canceled', patch.forceCanceled ? 1 : 0);
+  if ('completedAt' in patch) put('completed_at', patch.completedAt ?? null);
+  if ('nextDueAt' in patch) put('next_due_at', patch.nextDueAt ?? null);
+  return { sets, params };
+}
+
 /** Jobs, their targets, executions and job templates. */
 export class JobStore {
   constructor(private readonly db: SqlDatabase) {}
@@ -437,25 +456,30 @@ export class JobStore {
 
   /** Sets the given columns of a job (names are the record's; only the ones listed are accepted). */
   async updateJob(jobId: string, patch: JobPatch, now: number, db: SqlExecutor = this.db): Promise<void> {
-    const sets = ['updated_at = ?'];
-    const params: unknown[] = [now];
-    const put = (column: string, value: unknown) => {
-      sets.push(`${column} = ?`);
-      params.push(value);
-    };
-    if ('status' in patch) put('status', patch.status);
-    if ('description' in patch) put('description', patch.description ?? null);
-    if ('comment' in patch) put('comment', patch.comment ?? null);
-    if ('reasonCode' in patch) put('reason_code', patch.reasonCode ?? null);
-    if ('configs' in patch) put('configs', JSON.stringify(patch.configs));
-    if ('forceCanceled' in patch) put('force_canceled', patch.forceCanceled ? 1 : 0);
-    if ('completedAt' in patch) put('completed_at', patch.completedAt ?? null);
-    if ('nextDueAt' in patch) put('next_due_at', patch.nextDueAt ?? null);
+    const { sets, params } = patchColumns(patch, now);
     const { changes } = await db.run(`UPDATE jobs SET ${sets.join(', ')} WHERE job_id = ?`, [
       ...params,
       jobId,
     ]);
     if (changes === 0) throw jobNotFound(jobId);
+  }
+
+  /**
+   * Compare-and-set: applies `patch` only while the job's status is still `expected`, in one
+   * statement. False when another writer moved the status on (e.g. CancelJob) or the job is gone.
+   */
+  async updateJobIfStatus(
+    jobId: string,
+    expected: JobStatus,
+    patch: JobPatch,
+    now: number,
+  ): Promise<boolean> {
+    const { sets, params } = patchColumns(patch, now);
+    const { changes } = await this.db.run(
+      `UPDATE jobs SET ${sets.join(', ')} WHERE job_id = ? AND status = ?`,
+      [...params, jobId, expected],
+    );
+    return changes > 0;
   }
 
   /**

@@ -79,6 +79,18 @@ const SUBTREE = `WITH RECURSIVE sub(name) AS (
   SELECT name FROM thing_groups WHERE name = ?
   UNION ALL SELECT g.name FROM thing_groups g JOIN sub ON g.parent_name = sub.name)`;
 
+/** The `settings` row counting dynamic group changes (see `ThingGroupStore.dynamicVersion`). */
+const DYNAMIC_VERSION_KEY = 'dynamicThingGroups.version';
+
+/** Counts a dynamic group create / query update / delete, in the transaction that makes it. */
+async function bumpDynamicVersion(tx: SqlExecutor): Promise<void> {
+  await tx.run(
+    `INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT (key)
+     DO UPDATE SET value = CAST(CAST(settings.value AS BIGINT) + 1 AS TEXT)`,
+    [DYNAMIC_VERSION_KEY],
+  );
+}
+
 async function requireGroup(tx: SqlExecutor, name: string): Promise<ThingGroupRecord> {
   const row = await tx.get<GroupRow>('SELECT * FROM thing_groups WHERE name = ?', [name]);
   if (!row) throw groupNotFound(name);
@@ -123,6 +135,7 @@ export class ThingGroupStore {
             input.indexName ?? null,
           ],
         );
+        if (input.queryString !== undefined) await bumpDynamicVersion(tx);
         return requireGroup(tx, input.thingGroupName);
       }),
     );
@@ -169,6 +182,8 @@ export class ThingGroupStore {
           name,
         ],
       );
+      if (input.queryString !== undefined && input.queryString !== group.queryString)
+        await bumpDynamicVersion(tx);
       return requireGroup(tx, name);
     });
   }
@@ -188,6 +203,7 @@ export class ThingGroupStore {
       await tx.run('DELETE FROM thing_group_members WHERE group_name = ?', [name]);
       await tx.run("DELETE FROM tags WHERE resource_type = 'thingGroup' AND resource_name = ?", [name]);
       await tx.run('DELETE FROM thing_groups WHERE name = ?', [name]);
+      if (row.query_string !== null) await bumpDynamicVersion(tx);
       for (const m of members) await reindexThing(tx, m.thing_name);
       return true;
     });
@@ -286,6 +302,18 @@ export class ThingGroupStore {
       request.limit,
       (n) => n,
     );
+  }
+
+  /**
+   * A number that changes whenever a dynamic group is created, deleted or gets a new query (0
+   * before the first): one primary-key read that tells a process whether its cached queries are
+   * still those in the database, whichever process changed them.
+   */
+  async dynamicVersion(): Promise<number> {
+    const row = await this.db.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', [
+      DYNAMIC_VERSION_KEY,
+    ]);
+    return row ? Number(row.value) : 0;
   }
 
   /** Every dynamic group (those with a query string), by name. */
