@@ -320,26 +320,35 @@ export class JobEngine {
     jobId: string,
     input: { force?: boolean; reasonCode?: string; comment?: string },
   ): Promise<JobRecord> {
-    const job = await this.refreshStatus(jobId);
     const force = input.force === true;
-    if (job.status === 'COMPLETED') throw invalidRequest(`Job ${jobId} is COMPLETED and cannot be canceled`);
-    if (job.status === 'DELETION_IN_PROGRESS') throw invalidRequest(`Job ${jobId} is being deleted`);
-    if (job.status === 'CANCELED' && (!force || job.forceCanceled))
-      throw invalidRequest(`Job ${jobId} is already canceled${force ? ' with force' : ''}`);
-    const now = this.#clock.now();
-    await this.#store.jobs.cancelExecutionsOfJob(jobId, force, now);
-    await this.#store.jobs.updateJob(
-      jobId,
-      {
-        status: 'CANCELED',
-        forceCanceled: force,
-        completedAt: now,
-        nextDueAt: undefined,
-        ...(input.reasonCode === undefined ? {} : { reasonCode: input.reasonCode }),
-        ...(input.comment === undefined ? {} : { comment: input.comment }),
-      },
-      now,
-    );
+    // The status is written only if it is still the one checked (the scheduler may complete or
+    // start the job meanwhile): then the checks run again on the new status.
+    for (let attempt = 0; ; attempt++) {
+      const job = await this.refreshStatus(jobId);
+      if (job.status === 'COMPLETED')
+        throw invalidRequest(`Job ${jobId} is COMPLETED and cannot be canceled`);
+      if (job.status === 'DELETION_IN_PROGRESS') throw invalidRequest(`Job ${jobId} is being deleted`);
+      if (job.status === 'CANCELED' && (!force || job.forceCanceled))
+        throw invalidRequest(`Job ${jobId} is already canceled${force ? ' with force' : ''}`);
+      const now = this.#clock.now();
+      await this.#store.jobs.cancelExecutionsOfJob(jobId, force, now);
+      const written = await this.#store.jobs.updateJobIfStatus(
+        jobId,
+        job.status,
+        {
+          status: 'CANCELED',
+          forceCanceled: force,
+          completedAt: now,
+          nextDueAt: undefined,
+          ...(input.reasonCode === undefined ? {} : { reasonCode: input.reasonCode }),
+          ...(input.comment === undefined ? {} : { comment: input.comment }),
+        },
+        now,
+      );
+      if (written) break;
+      if (attempt >= 4)
+        throw invalidRequest(`Job ${jobId} kept changing while it was being canceled; try again`);
+    }
     await this.#notifyJob(jobId, ['CANCELED']);
     return this.#store.jobs.describeJob(jobId);
   }
