@@ -121,6 +121,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       clock,
       deviceTokenSecret: key.secretAccessKey,
       jobs: services.jobs,
+      onConnectivityChanged: (thingName) => services.dynamicGroups.refreshThing(thingName),
       log: app.log,
     });
   } catch (e) {

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   CancelJobCommand,
+  CreateDynamicThingGroupCommand,
   CreateJobCommand,
   DescribeJobExecutionCommand,
   DescribeThingCommand,
+  ListThingsInThingGroupCommand,
   SearchIndexCommand,
 } from '@aws-sdk/client-iot';
 import type { MqttClient } from 'mqtt';
@@ -281,10 +283,23 @@ for (const broker of BROKERS) {
         }
         assert.fail(`${name} ${present ? 'not' : 'still'} in ${q}`);
       };
+      const group = `online-${broker.name}`;
+      await s.iot.send(
+        new CreateDynamicThingGroupCommand({
+          thingGroupName: group,
+          queryString: 'connectivity.connected:true',
+        }),
+      );
+      const members = async () =>
+        (await s.iot.send(new ListThingsInThingGroupCommand({ thingGroupName: group }))).things ?? [];
       const o = await s.device(other);
       await waitFor('connectivity.connected:true', other, true);
+      assert.ok((await members()).includes(other), 'a dynamic group on connectivity follows the connect');
       await o.endAsync();
       await waitFor('connectivity.connected:false', other, true);
+      for (let i = 0; i < 50 && (await members()).includes(other); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.ok(!(await members()).includes(other), 'and the disconnect');
       const result = await s.iot.send(new SearchIndexCommand({ queryString: `thingName:${other}` }));
       const c = result.things?.[0]?.connectivity;
       assert.equal(c?.connected, false);

@@ -35,6 +35,8 @@ export interface MqttDeps {
   clock: Clock;
   /** The jobs engine: serves the jobs topics and pushes `notify` / `notify-next`; absent: neither. */
   jobs?: JobEngine | undefined;
+  /** After a device's connectivity is recorded (the server refreshes its dynamic groups). */
+  onConnectivityChanged?: ((thingName: string) => Promise<void>) | undefined;
   /** Key of device tokens (docs/mqtt.md); the server passes its secret access key. */
   deviceTokenSecret: string;
   /** Server certificate and key (PEM) of the TLS listener; required when `mqttTlsPort` is set. */
@@ -152,11 +154,14 @@ export async function startMqtt(deps: MqttDeps): Promise<MqttService> {
     const timestamp = deps.clock.now();
     const write = (connectivityWrites.get(thingName) ?? Promise.resolve())
       .then(() =>
-        deps.store.things.setConnectivity(thingName, {
-          connected,
-          timestamp,
-          ...(disconnectReason === undefined ? {} : { disconnectReason }),
-        }),
+        deps.store.things
+          .setConnectivity(thingName, {
+            connected,
+            timestamp,
+            ...(disconnectReason === undefined ? {} : { disconnectReason }),
+          })
+          // Dynamic groups that query `connectivity.*` follow connects and disconnects.
+          .then(() => deps.onConnectivityChanged?.(thingName)),
       )
       .catch((error: Error) => log.warn({ thingName, err: error.message }, 'mqtt connectivity not recorded'))
       .finally(() => {
