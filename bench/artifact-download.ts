@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { startServer } from '../packages/server/src/main.js';
+import { FREE_PORTS, startServer } from '../packages/server/src/main.js';
 
 const run = promisify(execFile);
 const ACCESS_KEY_ID = 'AKIABENCHART';
@@ -282,10 +282,7 @@ export async function runArtifactDownload(opts: {
     env: {},
     logger: false,
     overrides: {
-      port: 0,
-      mqttPort: 0,
-      mqttWsPort: 0,
-      deviceTlsPort: 0,
+      ...FREE_PORTS,
       dataDir: join(dir, 'server'),
       accessKeyId: ACCESS_KEY_ID,
       secretAccessKey: SECRET_ACCESS_KEY,

@@ -15,6 +15,9 @@ import { JobScheduler } from './services/job-scheduler.js';
 import { createPublishCheck } from './services/publish-check.js';
 import { createDatabase, RegistryStore } from './store/index.js';
 
+/** Every listener on a free port: for tests and benchmarks that run servers side by side. */
+export const FREE_PORTS = { port: 0, mqttPort: 0, mqttWsPort: 0, deviceTlsPort: 0 } as const;
+
 export interface StartOptions {
   env: Record<string, string | undefined>;
   configFile?: string;

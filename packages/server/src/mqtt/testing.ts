@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CreateThingCommand, IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-import { startServer } from '../main.js';
+import { FREE_PORTS, startServer } from '../main.js';
 import type { RegistryStore } from '../store/index.js';
 import { freshPostgresDatabase, TEST_DATABASE_URL } from '../testing/test-server.js';
 import { deviceToken } from './device-token.js';
@@ -62,10 +62,7 @@ export async function startMqttTestServer(
     env: {},
     logger: false,
     overrides: {
-      port: 0,
-      mqttPort: 0,
-      mqttWsPort: 0,
-      deviceTlsPort: 0,
+      ...FREE_PORTS,
       dataDir,
       accessKeyId: 'AKIAOTTERTEST0000001',
       secretAccessKey: SECRET,

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '@otter/core';
-import { type RunningServer, startServer } from '../main.js';
+import { FREE_PORTS, type RunningServer, startServer } from '../main.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -63,10 +63,7 @@ describe('artifact downloads', () => {
       logger: false,
       clock: new ManualClock(Date.now()),
       overrides: {
-        port: 0,
-        mqttPort: 0,
-        mqttWsPort: 0,
-        deviceTlsPort: 0,
+        ...FREE_PORTS,
         dataDir,
         accessKeyId: 'AKIAOTTERTEST0000001',
         secretAccessKey: 'otter-test-secret-key',

@@ -13,7 +13,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { ManualClock } from '@otter/core';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { ServerConfig } from '../config.js';
-import { type RunningServer, startServer } from '../main.js';
+import { FREE_PORTS, type RunningServer, startServer } from '../main.js';
 import { BACKENDS, freshPostgresDatabase, TEST_DATABASE_URL } from '../testing/test-server.js';
 
 const MiB = 1024 * 1024;
@@ -35,10 +35,7 @@ async function startArtifactServer(backend: string, overrides: Partial<ServerCon
     logger: false,
     clock,
     overrides: {
-      port: 0,
-      mqttPort: 0,
-      mqttWsPort: 0,
-      deviceTlsPort: 0,
+      ...FREE_PORTS,
       dataDir,
       accessKeyId: 'AKIAOTTERTEST0000001',
       secretAccessKey: 'otter-test-secret-key',

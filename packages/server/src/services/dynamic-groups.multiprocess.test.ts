@@ -14,7 +14,7 @@ import {
   UpdateDynamicThingGroupCommand,
   UpdateThingCommand,
 } from '@aws-sdk/client-iot';
-import { type RunningServer, startServer } from '../main.js';
+import { FREE_PORTS, type RunningServer, startServer } from '../main.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
 
 /** A second server on the database of `first` (its own data folder, ports and caches). */
@@ -24,10 +24,7 @@ async function secondServer(first: RunningServer, dataDir: string): Promise<Runn
     env: {},
     logger: false,
     overrides: {
-      port: 0,
-      mqttPort: 0,
-      mqttWsPort: 0,
-      deviceTlsPort: 0,
+      ...FREE_PORTS,
       dataDir,
       databaseUrl,
       schedulerIntervalMs: 0,

@@ -7,7 +7,7 @@ import { IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { SignatureV4 } from '@smithy/signature-v4';
 import pg from 'pg';
-import { type RunningServer, startServer } from '../main.js';
+import { FREE_PORTS, type RunningServer, startServer } from '../main.js';
 
 export const TEST_DATABASE_URL = process.env.OTTER_TEST_DATABASE_URL;
 
@@ -101,10 +101,7 @@ export async function startTestServer(backend = 'sqlite', region = 'eu-west-1'):
     env: {},
     logger: false,
     overrides: {
-      port: 0,
-      mqttPort: 0,
-      mqttWsPort: 0,
-      deviceTlsPort: 0,
+      ...FREE_PORTS,
       dataDir,
       accessKeyId: 'AKIAOTTERTEST0000001',
       secretAccessKey: 'otter-test-secret-key',
