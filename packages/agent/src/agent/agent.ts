@@ -6,6 +6,12 @@
  * a random 0..jitter, at once on a notify-next push (MQTT) and after every (re)connect; one job at a
  * time, through JobRunner. stop() ends downloads and waits (journaled, resumed at the next start),
  * lets an install in progress finish, closes the transport and releases the lock.
+ *
+ * Self-update: when a job's `agent` step asks for a restart, the loop stops taking work and emits
+ * `restart`; the application (main.ts: exit code AGENT_RESTART_EXIT_CODE) stops the agent and has
+ * it started again, from the new release. That start confirms the release (JobRunner.recover).
+ * Settings from the configuration (handlers.fileRoots, packageName, selfUpdate) are used unless
+ * the options give their own.
  */
 import { EventEmitter } from 'node:events';
 import type { AgentConfig } from '../config/agent-config.js';
@@ -30,12 +36,15 @@ import { type LastResult, readLastResult } from '../status/status.js';
 import { createTransport, readDeviceTls } from '../transport/index.js';
 import type { JobExecution, JobsTransport } from '../transport/transport.js';
 
+/** `otter agent` exits with this code when a self-update needs a restart (systemd: Restart=always). */
+export const AGENT_RESTART_EXIT_CODE = 75;
+
 export interface AgentOptions {
   /** Structured logger (default: silent; `otter agent` logs JSON lines to stderr). */
   readonly logger?: AgentLogger;
-  /** Folders the `file` handler may write into (default: none, so `file` steps are REJECTED). */
+  /** Folders the `file` handler may write into (default: config handlers.fileRoots). */
   readonly fileRoots?: readonly string[];
-  /** Package name under which a document's `version` is reported to the `$package` shadow. */
+  /** Package name under which a document's `version` is reported to the `$package` shadow (default: config packageName). */
   readonly packageName?: string;
   /** MQTT password (the device token) for a plain/WebSocket broker listener. */
   readonly mqttPassword?: string;
@@ -49,14 +58,31 @@ export interface AgentOptions {
   readonly approvalTimeoutMs?: number;
   /** Extra built-in handlers by name (e.g. `agent`, the self-update handler). */
   readonly handlers?: Readonly<Record<string, UpdateHandler>>;
-  /** Options of the `agent` self-update handler (docs/agent-self-update.md); without them `agent` steps are REJECTED. */
+  /**
+   * Options of the `agent` self-update handler (docs/agent-self-update.md); default: from config
+   * selfUpdate. Without either, `agent` steps are REJECTED.
+   */
   readonly agentUpdate?: HandlerRegistryOptions['agentUpdate'];
   readonly exec?: Exec;
   /** Random source for jitter, 0 ≤ x < 1 (default Math.random). */
   readonly random?: () => number;
 }
 
-export type AgentState = 'stopped' | 'starting' | 'idle' | 'outside-window' | 'running-job' | 'stopping';
+export type AgentState =
+  | 'stopped'
+  | 'starting'
+  | 'idle'
+  | 'outside-window'
+  | 'running-job'
+  | 'restart-pending'
+  | 'stopping';
+
+/** What `restart` listeners get: the job whose update needs the agent started again. */
+export interface RestartEvent {
+  readonly jobId?: string;
+  /** `update`: a new release is current; `rollback`: the old release is current again. */
+  readonly reason: 'update' | 'rollback';
+}
 
 export interface AgentStatusSnapshot {
   readonly state: AgentState;
@@ -78,6 +104,8 @@ export interface AgentEvents {
   'device:update': [UpdateRequest];
   'job:progress': [ProgressEvent];
   'job:finished': [FinishedEvent];
+  /** The loop stopped taking work: stop() the agent and start it again (its service manager does). */
+  restart: [RestartEvent];
   error: [Error];
 }
 
@@ -112,6 +140,31 @@ export function createAgent(config: AgentConfig, options: AgentOptions = {}): Ag
   /** A deferred job is asked again at the next period, not at the next push. */
   const deferred = new Map<string, number>();
   let runningJob: string | undefined;
+  let restartPending = false;
+
+  const agentUpdate: HandlerRegistryOptions['agentUpdate'] =
+    options.agentUpdate ??
+    (config.selfUpdate === undefined
+      ? undefined
+      : {
+          installRoot: config.selfUpdate.installRoot,
+          ...(config.selfUpdate.healthCommand === undefined
+            ? {}
+            : { healthCommand: config.selfUpdate.healthCommand }),
+          healthTimeoutMs: config.selfUpdate.healthTimeoutSeconds * 1000,
+          restartDeadlineMs: config.selfUpdate.restartDeadlineSeconds * 1000,
+        });
+  const packageName = options.packageName ?? config.packageName;
+
+  /** Stops taking work and tells the application to restart the agent. */
+  function requestRestart(jobId: string | undefined, reason: RestartEvent['reason']): void {
+    restartPending = true;
+    state = 'restart-pending';
+    logger.info('restart required', { ...(jobId === undefined ? {} : { jobId }), reason });
+    if (emitter.listenerCount('restart') === 0)
+      logger.warn('no restart listener: stop the agent and start it again to finish the update');
+    emitter.emit('restart', { ...(jobId === undefined ? {} : { jobId }), reason });
+  }
 
   const fail = (e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
@@ -156,12 +209,12 @@ export function createAgent(config: AgentConfig, options: AgentOptions = {}): Ag
       transport: t,
       journal,
       registry: createHandlerRegistry({
-        allowedRoots: options.fileRoots ?? [],
+        allowedRoots: options.fileRoots ?? config.handlers.fileRoots,
         enabled: config.handlers.enabled,
         ...(config.scriptsDir === undefined ? {} : { scriptsDir: config.scriptsDir }),
         ...(config.handlers.dir === undefined ? {} : { handlersDir: config.handlers.dir }),
         ...(options.handlers ? { extra: options.handlers } : {}),
-        ...(options.agentUpdate ? { agentUpdate: options.agentUpdate } : {}),
+        ...(agentUpdate ? { agentUpdate } : {}),
       }),
       scripts: createUpdateScripts({
         enabled: config.managedRespawn,
@@ -172,7 +225,7 @@ export function createAgent(config: AgentConfig, options: AgentOptions = {}): Ag
       logger,
       stopSignal: stopController.signal,
       progressIntervalMs: options.progressIntervalMs ?? 5000,
-      ...(options.packageName === undefined ? {} : { packageName: options.packageName }),
+      ...(packageName === undefined ? {} : { packageName }),
       ...(options.stepTimeoutMinutes === undefined ? {} : { stepTimeoutMinutes: options.stepTimeoutMinutes }),
       ...(tls.ca === undefined ? {} : { downloadTls: { ca: tls.ca } }),
       approve,
@@ -185,7 +238,10 @@ export function createAgent(config: AgentConfig, options: AgentOptions = {}): Ag
 
   /** One check: settle the journal, then run jobs while start-next hands out work. */
   async function check(runner: JobRunner, t: JobsTransport): Promise<void> {
-    if (!(await runner.recover())) return; // final status still unreported: retry next time
+    const held = journal.state?.jobId;
+    const settled = await runner.recover();
+    if (runner.restartRequested) return requestRestart(held, 'rollback');
+    if (!settled) return; // final status still unreported: retry next time
     while (!stopController.signal.aborted) {
       const execution = await t.startNext(undefined, options.stepTimeoutMinutes);
       if (!execution) return;
@@ -200,11 +256,12 @@ export function createAgent(config: AgentConfig, options: AgentOptions = {}): Ag
           deferred.set(execution.jobId, Date.now() + config.update.periodSeconds * 1000);
           return;
         }
+        if (outcome.kind === 'restart') return requestRestart(execution.jobId, 'update');
         if (outcome.kind === 'interrupted') return;
         if (journal.state !== undefined) return; // final status not reported yet
       } finally {
         runningJob = undefined;
-        state = 'idle';
+        if (!restartPending) state = 'idle';
       }
     }
   }
@@ -212,13 +269,15 @@ export function createAgent(config: AgentConfig, options: AgentOptions = {}): Ag
   async function run(runner: JobRunner, t: JobsTransport): Promise<void> {
     const signal = stopController.signal;
     let failures = 0;
-    while (!signal.aborted) {
+    while (!signal.aborted && !restartPending) {
       let waitMs: number;
       const window = cronWindowState(config.update.schedule, Date.now());
-      if (!config.services.update) {
+      // A restarted agent confirms its update at once, whatever the windows say.
+      const confirming = journal.state?.step === 'restarting';
+      if (!config.services.update && !confirming) {
         state = 'idle';
         waitMs = config.update.periodSeconds * 1000;
-      } else if (!window.open) {
+      } else if (!window.open && !confirming) {
         state = 'outside-window';
         const opensAt = window.opensAt ?? Date.now() + 60_000;
         waitMs = Math.min(opensAt - Date.now(), 60_000);
@@ -233,7 +292,7 @@ export function createAgent(config: AgentConfig, options: AgentOptions = {}): Ag
           failures++;
           fail(e);
         }
-        if (signal.aborted) break;
+        if (signal.aborted || restartPending) break;
         const base = config.update.periodSeconds * 1000;
         // After errors retry sooner (capped backoff), never later than the period.
         waitMs = failures > 0 ? Math.min(base, 1000 * 2 ** Math.min(failures, 8)) : base;
@@ -249,6 +308,7 @@ export function createAgent(config: AgentConfig, options: AgentOptions = {}): Ag
   async function start(): Promise<void> {
     if (state !== 'stopped') throw new Error('the agent is already started');
     state = 'starting';
+    restartPending = false;
     stopController = new AbortController();
     try {
       lock = acquireAgentLock(config.stateDir);
@@ -257,11 +317,11 @@ export function createAgent(config: AgentConfig, options: AgentOptions = {}): Ag
       if (held) logger.info('journal found', { jobId: held.jobId, status: held.status, step: held.step });
       const t =
         options.transport ??
-        createTransport(config, {
+        (await createTransport(config, {
           ...(options.mqttPassword === undefined ? {} : { mqttPassword: options.mqttPassword }),
           onConnectionEvent: (event, message) =>
             logger[event === 'error' ? 'warn' : 'info'](`mqtt ${event}`, message ? { error: message } : {}),
-        });
+        }));
       transport = t;
       t.onNotifyNext((execution) => {
         if (!execution || execution.jobId === runningJob) return;

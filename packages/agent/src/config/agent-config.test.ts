@@ -65,6 +65,65 @@ describe('agent configuration', () => {
     assert.equal(JSON.stringify(input), before);
   });
 
+  it('reads handlers.fileRoots, packageName, mqtt.tokenFile and selfUpdate', () => {
+    mkdirSync(join(dir, 'opt'), { recursive: true });
+    writeFileSync(join(dir, 'token'), 'secret\n');
+    const plain = validateAgentConfig(minimal, { baseDir: dir });
+    assert.deepEqual(plain.handlers.fileRoots, []);
+    assert.equal(plain.selfUpdate, undefined);
+    assert.equal(plain.packageName, undefined);
+    assert.deepEqual(plain.mqtt, {});
+    const c = validateAgentConfig(
+      {
+        ...minimal,
+        handlers: { fileRoots: ['app', '/srv/data'] },
+        packageName: 'sensor-fw',
+        mqtt: { tokenFile: 'token' },
+        selfUpdate: { installRoot: 'opt', healthCommand: ['/bin/true'] },
+      },
+      { baseDir: dir },
+    );
+    assert.deepEqual(c.handlers.fileRoots, [join(dir, 'app'), '/srv/data']);
+    assert.equal(c.packageName, 'sensor-fw');
+    assert.equal(c.mqtt.tokenFile, join(dir, 'token'));
+    assert.deepEqual(c.selfUpdate, {
+      installRoot: join(dir, 'opt'),
+      healthCommand: ['/bin/true'],
+      healthTimeoutSeconds: 30,
+      restartDeadlineSeconds: 120,
+    });
+  });
+
+  it('refuses bad self-update, package and token settings', () => {
+    const issues = issuesOf({
+      ...minimal,
+      packageName: 'no spaces please',
+      mqtt: { tokenFile: 'missing-token' },
+      selfUpdate: { installRoot: 'no-such-root', healthTimeoutSeconds: 0 },
+    });
+    const has = (prefix: string) =>
+      assert.ok(
+        issues.some((i) => i.startsWith(prefix)),
+        `${prefix}\n${issues.join('\n')}`,
+      );
+    has('packageName: must be');
+    has('selfUpdate.healthTimeoutSeconds:');
+    const files = issuesOf({
+      ...minimal,
+      mqtt: { tokenFile: 'missing-token' },
+      selfUpdate: { installRoot: 'no-such-root' },
+    });
+    assert.ok(
+      files.some((i) => i.startsWith('mqtt.tokenFile: cannot read')),
+      files.join('\n'),
+    );
+    assert.ok(
+      files.some((i) => i.startsWith('selfUpdate.installRoot: cannot read')),
+      files.join('\n'),
+    );
+    assert.ok(issuesOf({ ...minimal, selfUpdate: {} }).includes('selfUpdate.installRoot: is required'));
+  });
+
   it('names the path of every problem', () => {
     const issues = issuesOf({
       ...minimal,

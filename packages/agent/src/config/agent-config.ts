@@ -45,7 +45,25 @@ export interface AgentConfig {
   };
   readonly stateDir: string;
   readonly downloadDir: string;
-  readonly handlers: { readonly enabled: readonly HandlerName[]; readonly dir?: string };
+  readonly handlers: {
+    readonly enabled: readonly HandlerName[];
+    readonly dir?: string;
+    /** Folders the `file` handler may write into (absolute). */
+    readonly fileRoots: readonly string[];
+  };
+  /** Package reported to the `$package` shadow with a job document's version. */
+  readonly packageName?: string;
+  readonly mqtt: {
+    /** File holding the device token (the MQTT password for a plain/WebSocket listener). */
+    readonly tokenFile?: string;
+  };
+  /** The `agent` self-update handler; absent: `agent` steps are REJECTED. */
+  readonly selfUpdate?: {
+    readonly installRoot: string;
+    readonly healthCommand?: readonly string[];
+    readonly healthTimeoutSeconds: number;
+    readonly restartDeadlineSeconds: number;
+  };
   readonly scriptsDir?: string;
   readonly managedRespawn: boolean;
   readonly trustedKeys: readonly TrustedKey[];
@@ -138,7 +156,14 @@ export interface ValidateOptions {
 type Raw = Record<string, unknown> & {
   update: Record<string, unknown>;
   download: Record<string, number>;
-  handlers: { enabled: HandlerName[]; dir?: string };
+  handlers: { enabled: HandlerName[]; dir?: string; fileRoots: string[] };
+  mqtt: { tokenFile?: string };
+  selfUpdate?: {
+    installRoot: string;
+    healthCommand?: string[];
+    healthTimeoutSeconds: number;
+    restartDeadlineSeconds: number;
+  };
   trustedKeys: string[];
 };
 
@@ -213,6 +238,14 @@ export function validateAgentConfig(input: unknown, options: ValidateOptions = {
     typeof raw.downloadDir === 'string' ? abs(raw.downloadDir) : join(stateDir, 'downloads');
   const handlersDir =
     raw.handlers.dir === undefined ? undefined : readable('handlers.dir', abs(raw.handlers.dir), 'dir');
+  const fileRoots = raw.handlers.fileRoots.map(abs);
+  const tokenFile =
+    raw.mqtt.tokenFile === undefined
+      ? undefined
+      : readable('mqtt.tokenFile', abs(raw.mqtt.tokenFile), 'file');
+  const su = raw.selfUpdate;
+  const installRoot =
+    su === undefined ? undefined : readable('selfUpdate.installRoot', abs(su.installRoot), 'dir');
   const scriptsDir =
     typeof raw.scriptsDir === 'string' ? readable('scriptsDir', abs(raw.scriptsDir), 'dir') : undefined;
   if (raw.managedRespawn === true) {
@@ -278,7 +311,23 @@ export function validateAgentConfig(input: unknown, options: ValidateOptions = {
     },
     stateDir,
     downloadDir,
-    handlers: { enabled: raw.handlers.enabled, ...(handlersDir === undefined ? {} : { dir: handlersDir }) },
+    handlers: {
+      enabled: raw.handlers.enabled,
+      ...(handlersDir === undefined ? {} : { dir: handlersDir }),
+      fileRoots,
+    },
+    ...(typeof raw.packageName === 'string' ? { packageName: raw.packageName } : {}),
+    mqtt: tokenFile === undefined ? {} : { tokenFile },
+    ...(su === undefined || installRoot === undefined
+      ? {}
+      : {
+          selfUpdate: {
+            installRoot,
+            ...(su.healthCommand === undefined ? {} : { healthCommand: su.healthCommand }),
+            healthTimeoutSeconds: su.healthTimeoutSeconds,
+            restartDeadlineSeconds: su.restartDeadlineSeconds,
+          },
+        }),
     ...(scriptsDir === undefined ? {} : { scriptsDir }),
     managedRespawn: raw.managedRespawn === true,
     trustedKeys,

@@ -118,6 +118,64 @@ export const AGENT_CONFIG_SCHEMA = {
           description: 'built-in handlers the agent may run',
         },
         dir: path('folder of custom handler executables (the handler name is the file name)'),
+        fileRoots: {
+          type: 'array',
+          uniqueItems: true,
+          default: [],
+          items: path('a folder'),
+          description:
+            'folders the file handler may write into (default: none, so file steps are REJECTED); --allow-root overrides',
+        },
+      },
+    },
+    packageName: {
+      type: 'string',
+      pattern: '^[a-zA-Z0-9_.-]{1,128}$',
+      description:
+        "package under which a job document's version is reported to the $package shadow; --package overrides",
+    },
+    mqtt: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        tokenFile: path(
+          "file holding the device token, the MQTT password for a broker's plain/WebSocket listener; $OTTER_AGENT_MQTT_TOKEN overrides",
+        ),
+      },
+    },
+    selfUpdate: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['installRoot'],
+      description:
+        'the agent handler (self-update, docs/agent-self-update.md); without this key agent steps are REJECTED',
+      properties: {
+        installRoot: path(
+          'the agent install root holding releases/ and the current symlink (an existing folder)',
+        ),
+        healthCommand: {
+          type: 'array',
+          minItems: 1,
+          items: { type: 'string', minLength: 1 },
+          description:
+            'health check command and arguments; default [<installRoot>/current/bin/otter-agent, --health]',
+        },
+        healthTimeoutSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 3600,
+          default: 30,
+          description: 'the health check is killed and counts as failed after this long',
+        },
+        restartDeadlineSeconds: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 86400,
+          default: 120,
+          description:
+            'the restarted agent must confirm the new release healthy within this long after the restart, or it is rolled back',
+        },
       },
     },
     scriptsDir: path('folder of pre-update and post-update scripts'),

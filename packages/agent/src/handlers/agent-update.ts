@@ -27,6 +27,8 @@ export interface AgentUpdateHandlerOptions {
   readonly healthTimeoutMs?: number;
   /** How long the loop waits for the restarted agent to report healthy (default 120 s; reported). */
   readonly restartDeadlineMs?: number;
+  /** The agent's configuration file, given to the health check as OTTER_AGENT_CONFIG. */
+  readonly configFile?: string;
   /** Called after each stage, before the next (the loop may journal it). */
   readonly onStage?: (stage: AgentUpdateStage, state: AgentUpdateState) => void | Promise<void>;
 }
@@ -47,7 +49,18 @@ export type AgentUpdateResult = HandlerResult & { readonly restartRequired?: boo
 
 export interface AgentUpdateHandler extends UpdateHandler {
   install(ctx: HandlerContext): Promise<AgentUpdateResult>;
+  /**
+   * After the restart: checks that `current` is still the new release (ctx.savedState) and runs the
+   * health check again. SUCCEEDED or FAILED; changes nothing (the loop rolls back on FAILED).
+   */
+  confirm(ctx: HandlerContext): Promise<HandlerResult>;
+  /** How long the restarted agent has to confirm the release (ms). */
+  readonly restartDeadlineMs: number;
 }
+
+/** A handler whose SUCCEEDED results may ask for a restart, confirmed by `confirm` afterwards. */
+export const isRestartingHandler = (h: UpdateHandler): h is AgentUpdateHandler =>
+  typeof (h as Partial<AgentUpdateHandler>).confirm === 'function';
 
 export const DEFAULT_AGENT_INSTALL_ROOT = '/opt/otter-agent';
 const RELEASES = 'releases';
@@ -226,7 +239,11 @@ async function healthCheck(
   const r = await ctx.exec(cmd, args, {
     timeoutMs,
     cwd: join(root, CURRENT),
-    env: { OTTER_AGENT_VERSION: version, OTTER_AGENT_ROOT: root },
+    env: {
+      OTTER_AGENT_VERSION: version,
+      OTTER_AGENT_ROOT: root,
+      ...(options.configFile === undefined ? {} : { OTTER_AGENT_CONFIG: options.configFile }),
+    },
   });
   if (r.code === 0) return { ok: true };
   const tail = (r.error ?? r.stderr).trim().slice(-300);
@@ -269,8 +286,35 @@ async function prune(root: string, keep: readonly (string | null)[]): Promise<vo
 export function createAgentUpdateHandler(options: AgentUpdateHandlerOptions = {}): AgentUpdateHandler {
   const root = options.installRoot ?? DEFAULT_AGENT_INSTALL_ROOT;
   const restartDeadlineMs = options.restartDeadlineMs ?? 120_000;
+  const validState = (state: AgentUpdateState | undefined): state is AgentUpdateState =>
+    typeof state?.installRoot === 'string' &&
+    typeof state.version === 'string' &&
+    VERSION_PATTERN.test(state.version) &&
+    (state.previousVersion === null ||
+      (typeof state.previousVersion === 'string' && VERSION_PATTERN.test(state.previousVersion)));
   return {
     name: 'agent',
+    restartDeadlineMs,
+
+    async confirm(ctx) {
+      const state = ctx.savedState as AgentUpdateState | undefined;
+      if (!validState(state))
+        return { status: 'FAILED', reasonCode: 'NO_SAVED_STATE', reason: 'nothing recorded to confirm' };
+      const now = await readCurrentAgentRelease(state.installRoot);
+      if (now !== state.version)
+        return {
+          status: 'FAILED',
+          reasonCode: 'RELEASE_NOT_CURRENT',
+          reason: `current is ${now ?? 'absent'}, not ${state.version}, after the restart`,
+        };
+      const health = await healthCheck(ctx, state.installRoot, state.version, options);
+      if (!health.ok) return { status: 'FAILED', reasonCode: health.reasonCode, reason: health.reason };
+      return {
+        status: 'SUCCEEDED',
+        installedCriteria: state.version,
+        details: { version: state.version, previousVersion: state.previousVersion ?? 'none' },
+      };
+    },
 
     async isInstalled(ctx) {
       try {
@@ -339,13 +383,7 @@ export function createAgentUpdateHandler(options: AgentUpdateHandlerOptions = {}
 
     async rollback(ctx) {
       const state = ctx.savedState as AgentUpdateState | undefined;
-      if (
-        typeof state?.installRoot !== 'string' ||
-        typeof state.version !== 'string' ||
-        !VERSION_PATTERN.test(state.version) ||
-        (state.previousVersion !== null &&
-          (typeof state.previousVersion !== 'string' || !VERSION_PATTERN.test(state.previousVersion)))
-      )
+      if (!validState(state))
         return { status: 'FAILED', reasonCode: 'NO_SAVED_STATE', reason: 'nothing recorded to roll back to' };
       try {
         // The previous release must still be whole before current goes back to it.

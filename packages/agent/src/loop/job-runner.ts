@@ -8,6 +8,13 @@
  * resume from their part files); one that stopped at or after `install:*` rolls back what the
  * handlers saved and ends FAILED (AGENT_INTERRUPTED); a journal with a final status that was not
  * reported yet is reported. Exactly one final status reaches the service per execution.
+ *
+ * A handler result with `restartRequired` (the `agent` self-update handler) ends the run with the
+ * journal at step `restarting` and IN_PROGRESS {step: restarting} reported; the agent then exits so
+ * its service manager starts the new release. That start's recover() asks the handler to confirm
+ * the release (`confirm`: still current, health check passes, within the restart deadline) and
+ * reports SUCCEEDED, or rolls back every saved step and reports FAILED, then asks for one more
+ * restart (into the old release).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +25,8 @@ import { parseJobDocument } from '../documents/parse-job-document.js';
 import { download } from '../download/download.js';
 import { DownloadError } from '../download/download-error.js';
 import type { ArtifactSignature } from '../download/verify-signature.js';
+import type { AgentUpdateResult } from '../handlers/agent-update.js';
+import { isRestartingHandler } from '../handlers/agent-update.js';
 import type {
   DownloadedFile,
   Exec,
@@ -45,6 +54,8 @@ export type JobOutcome =
       readonly reason?: string;
     }
   | { readonly kind: 'deferred'; readonly jobId: string }
+  /** A handler asked for an agent restart; the journal is at `restarting` (see recover()). */
+  | { readonly kind: 'restart'; readonly jobId: string }
   | { readonly kind: 'interrupted'; readonly jobId: string };
 
 /** What `device:update` listeners get; they answer `'approve'` (or nothing) or `'defer'`. */
@@ -123,6 +134,15 @@ function details(d: Record<string, string | number | undefined>): StatusDetails 
 
 const safeName = (jobId: string) => jobId.replace(/[^A-Za-z0-9_.-]/g, '_');
 
+/** The journal data of the `restarting` step. */
+interface RestartRecord {
+  /** Plan step indexes whose handlers asked for the restart. */
+  readonly steps: readonly number[];
+  readonly installed: Readonly<Record<string, string>>;
+  /** Epoch ms by which the restarted agent must have confirmed the release. */
+  readonly deadlineAt: number;
+}
+
 interface SavedRecord {
   readonly index: number;
   readonly handler: string;
@@ -134,6 +154,8 @@ export class JobRunner {
   private readonly now: () => number;
   /** The chain of IN_PROGRESS reports of the current job (see run()). */
   private reporting: Promise<void> = Promise.resolve();
+  /** Set when a handler's result (or a failed confirmation's rollback) needs the agent restarted. */
+  restartRequested = false;
 
   constructor(private readonly d: JobRunnerDeps) {
     this.now = d.now ?? Date.now;
@@ -154,6 +176,10 @@ export class JobRunner {
     if (!state) return true;
     if (state.status !== 'IN_PROGRESS') return this.reportFinal();
     const log = logger.child({ jobId: state.jobId });
+    if (state.step === 'restarting') {
+      await this.confirmRestart(state, log);
+      return this.d.journal.state === undefined;
+    }
     if (isResumable(state.step)) {
       log.info('resuming the job interrupted before any change', {
         step: state.step,
@@ -395,6 +421,8 @@ export class JobRunner {
     const { journal, registry } = this.d;
     const installed: Record<string, string> = {};
     const done: SavedRecord[] = [];
+    const restartSteps: number[] = [];
+    let restartDeadlineMs = 0;
     const ordered = [
       ...plan.steps.map((s, i) => ({ s, i })).filter(({ s }) => !s.final),
       ...plan.steps.map((s, i) => ({ s, i })).filter(({ s }) => s.final),
@@ -429,6 +457,11 @@ export class JobRunner {
       });
       if (result.status === 'SUCCEEDED') {
         journal.step(`installed:${i}`);
+        if ((result as AgentUpdateResult).restartRequired === true && found.handler) {
+          restartSteps.push(i);
+          if (isRestartingHandler(found.handler))
+            restartDeadlineMs = Math.max(restartDeadlineMs, found.handler.restartDeadlineMs);
+        }
         Object.assign(installed, result.installed ?? {});
         continue;
       }
@@ -458,6 +491,21 @@ export class JobRunner {
     }
     if (plan.softwareVersion !== undefined && this.d.packageName !== undefined)
       installed[this.d.packageName] = plan.softwareVersion;
+    if (restartSteps.length > 0) {
+      const record: RestartRecord = {
+        steps: restartSteps,
+        installed,
+        deadlineAt: this.now() + (restartDeadlineMs || 120_000),
+      };
+      journal.step('restarting', { data: { restart: record } as Record<string, unknown> });
+      log.info('restarting the agent into the new release', { steps: restartSteps });
+      await report({
+        step: 'restarting',
+        ...(plan.softwareVersion === undefined ? {} : { version: plan.softwareVersion }),
+      });
+      this.restartRequested = true;
+      return { kind: 'restart', jobId };
+    }
     return this.end('SUCCEEDED', undefined, undefined, {}, installed);
   }
 
@@ -519,13 +567,90 @@ export class JobRunner {
     }
   }
 
-  /** Rolls back, newest first, every step whose handler saved state in the journal. */
-  private async rollbackSaved(state: JournalState, log: AgentLogger): Promise<string> {
+  /**
+   * The first start after a restart asked by a handler: each such handler confirms its change
+   * (`confirm`), then SUCCEEDED is reported with what was installed; a failed confirmation, or one
+   * after the restart deadline, rolls back every saved step, reports FAILED and asks for another
+   * restart (into what is current again).
+   */
+  private async confirmRestart(state: JournalState, log: AgentLogger): Promise<void> {
+    const record = [...state.steps].reverse().find((s) => s.name === 'restarting')?.data?.restart as
+      | RestartRecord
+      | undefined;
+    const saved = this.savedRecords(state);
+    let failure: { reasonCode: string; reason: string } | undefined;
+    const extra: Record<string, string> = { restarted: 'true' };
+    if (!record || !Array.isArray(record.steps)) {
+      failure = { reasonCode: 'NO_SAVED_STATE', reason: 'the journal does not say what to confirm' };
+    } else if (this.now() > record.deadlineAt) {
+      failure = {
+        reasonCode: 'RESTART_DEADLINE_EXCEEDED',
+        reason: `the restarted agent did not confirm the update by ${new Date(record.deadlineAt).toISOString()}`,
+      };
+    } else {
+      for (const index of record.steps) {
+        const rec = saved.get(index);
+        const found = rec ? this.d.registry.lookup(rec.handler) : undefined;
+        if (!rec || !found?.handler || !isRestartingHandler(found.handler)) {
+          failure = {
+            reasonCode: 'NO_SAVED_STATE',
+            reason: `step ${index + 1} cannot be confirmed after the restart`,
+          };
+          break;
+        }
+        const workDir = join(this.jobDir(state.jobId), `confirm-${index}`);
+        mkdirSync(workDir, { recursive: true });
+        const r = await found.handler
+          .confirm({
+            workDir,
+            files: [],
+            params: rec.params,
+            logger: log.child({ step: index, handler: rec.handler, confirm: true }),
+            signal: this.d.stopSignal,
+            exec: this.d.exec,
+            savedState: rec.state,
+            job: { jobId: state.jobId, thingName: this.d.config.thingName },
+          })
+          .catch(
+            (e: unknown): HandlerResult => ({
+              status: 'FAILED',
+              reasonCode: 'HANDLER_ERROR',
+              reason: (e as Error).message,
+            }),
+          );
+        log.info('confirmed after the restart', { step: index, status: r.status, reason: r.reason });
+        if (r.status !== 'SUCCEEDED') {
+          failure = {
+            reasonCode: r.reasonCode ?? 'HEALTH_CHECK_FAILED',
+            reason: `after the restart: ${r.reason ?? r.status}`,
+          };
+          break;
+        }
+        Object.assign(extra, r.details ?? {});
+      }
+    }
+    if (failure) {
+      log.warn('the restarted agent is not healthy; rolling back', failure);
+      const rollback = await this.rollbackSaved(state, log);
+      this.restartRequested = true; // back into the release that is current again
+      await this.end('FAILED', failure.reasonCode, failure.reason, { failedStep: 'restart', rollback });
+      return;
+    }
+    await this.end('SUCCEEDED', undefined, undefined, extra, { ...(record?.installed ?? {}) });
+  }
+
+  private savedRecords(state: JournalState): Map<number, SavedRecord> {
     const saved = new Map<number, SavedRecord>();
     for (const s of state.steps) {
       const rec = s.data?.saved as SavedRecord | undefined;
       if (s.name.startsWith('saved:') && rec && typeof rec.index === 'number') saved.set(rec.index, rec);
     }
+    return saved;
+  }
+
+  /** Rolls back, newest first, every step whose handler saved state in the journal. */
+  private async rollbackSaved(state: JournalState, log: AgentLogger): Promise<string> {
+    const saved = this.savedRecords(state);
     if (saved.size === 0) return 'nothing had changed';
     const outcomes: string[] = [];
     for (const rec of [...saved.values()].sort((a, b) => b.index - a.index)) {

@@ -1,0 +1,345 @@
+/**
+ * End to end self-update: a real Otter server, a real agent process started the way systemd starts
+ * it (`<installRoot>/current/bin/otter-agent --config FILE`, started again whenever it exits with
+ * AGENT_RESTART_EXIT_CODE: the test plays systemd's Restart=always). Release tarballs of the agent
+ * (a tiny `bin/otter-agent` script that runs this tree's agent) are published as package versions;
+ * a job with the `agent` handler switches `current`, the agent restarts into the new release, which
+ * confirms itself healthy and reports SUCCEEDED (and the `$package` shadow). A release whose health
+ * check fails after the restart is rolled back: FAILED, the old release current and running again.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  AttachThingPrincipalCommand,
+  CreateJobCommand,
+  CreateKeysAndCertificateCommand,
+  CreatePackageCommand,
+  CreatePackageVersionCommand,
+  CreateThingCommand,
+  DescribeJobExecutionCommand,
+  IoTClient,
+  UpdatePackageVersionCommand,
+} from '@aws-sdk/client-iot';
+import { GetThingShadowCommand, IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import { generateSigningKey, signDigest } from '@otter/core';
+import { type RunningServer, startServer } from '@otter/server';
+import { getCaCertificatePem } from '../../../server/src/services/device-ca.js';
+import { nativeRequest } from '../../../server/src/testing/test-server.js';
+import { AGENT_RESTART_EXIT_CODE } from './agent.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+const MAIN = join(ROOT, 'packages/agent/src/main.ts');
+const REGION = 'eu-west-1';
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function eventually<T>(f: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * A release's `bin/otter-agent`: says which release starts, then runs this tree's agent. With
+ * `failAfterRestart`, its second `--health` (the one after the restart) fails.
+ */
+function agentScript(version: string, failAfterRestart = false): string {
+  const failing = failAfterRestart
+    ? `if [ "$1" = "--health" ]; then
+  count_file="$(dirname "$0")/../health-count"
+  n=$(cat "$count_file" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$count_file"
+  if [ $n -ge 2 ]; then echo "release ${version}: unhealthy after the restart" >&2; exit 1; fi
+fi
+`
+    : '';
+  return `#!/bin/sh
+${failing}echo "release ${version} starting: $*" >&2
+cd ${JSON.stringify(ROOT)} && exec ${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(MAIN)} "$@"
+`;
+}
+
+describe('agent self-update end to end (HTTP)', () => {
+  let server: RunningServer;
+  let iot: IoTClient;
+  let data: IoTDataPlaneClient;
+  let dataDir = '';
+  let work = '';
+  let installRoot = '';
+  let configFile = '';
+  let thingArn = '';
+  let logs = '';
+  /** The release `current` pointed to at each (re)start of the agent. */
+  const starts: string[] = [];
+  let child: ChildProcess | undefined;
+  let supervising = true;
+  const run = `${process.pid}-${Date.now().toString(36)}`;
+  const thingName = `agent-self-update-${run}`;
+  const pkg = `otter-agent-${run}`;
+  const key = generateSigningKey('ED25519');
+  const versionArns: Record<string, string> = {};
+  const tarballs: Record<string, Buffer> = {};
+
+  /** systemd, Restart=always for the restart code: starts current/bin/otter-agent again. */
+  function startAgent(): void {
+    starts.push(readlinkSync(join(installRoot, 'current')));
+    const p = spawn(
+      join(installRoot, 'current', 'bin', 'otter-agent'),
+      ['--config', configFile, '--progress-interval', '0'],
+      { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = p;
+    p.stdout?.on('data', (c: Buffer) => {
+      logs += c.toString();
+    });
+    p.stderr?.on('data', (c: Buffer) => {
+      logs += c.toString();
+    });
+    p.on('exit', (code) => {
+      logs += `[systemd] exited ${code}\n`;
+      if (supervising && code === AGENT_RESTART_EXIT_CODE) startAgent();
+    });
+  }
+
+  async function publish(version: string, failAfterRestart = false): Promise<void> {
+    const src = join(work, `src-${version}`);
+    mkdirSync(join(src, 'bin'), { recursive: true });
+    writeFileSync(join(src, 'bin', 'otter-agent'), agentScript(version, failAfterRestart));
+    chmodSync(join(src, 'bin', 'otter-agent'), 0o755);
+    const file = join(work, `otter-agent-${version}.tgz`);
+    execFileSync('tar', ['-czf', file, '-C', src, '.']);
+    const body = readFileSync(file);
+    tarballs[version] = body;
+    const artifactKey = `otter-agent/${version}/otter-agent-${run}.tgz`;
+    const r = await nativeRequest(server, REGION, 'PUT', `/v1/artifacts/${artifactKey}`, body);
+    assert.ok(r.status === 200 || r.status === 201, `upload: ${r.status} ${await r.text()}`);
+    const v = await iot.send(
+      new CreatePackageVersionCommand({
+        packageName: pkg,
+        versionName: version,
+        attributes: { sha256: sha256(body), size: String(body.length) },
+        artifact: { s3Location: { bucket: 'otter', key: artifactKey } },
+      }),
+    );
+    versionArns[version] = v.packageVersionArn!;
+    await iot.send(
+      new UpdatePackageVersionCommand({ packageName: pkg, versionName: version, action: 'PUBLISH' }),
+    );
+  }
+
+  async function updateJob(version: string): Promise<string> {
+    const body = tarballs[version]!;
+    const jobId = `self-update-${version.replace(/\./g, '-')}-${run}`;
+    const document = {
+      otter: 1,
+      version,
+      files: [
+        {
+          name: 'otter-agent.tgz',
+          url: `\${aws:iot:s3-presigned-url:${server.url}/v1/artifacts/otter-agent/${version}/otter-agent-${run}.tgz}`,
+          sha256: `\${aws:iot:package:${pkg}:version:${version}:attributes:sha256}`,
+          size: body.length,
+          signature: signDigest(key.privateKeyPem, sha256(body)).signature,
+          signatureAlgorithm: 'ED25519',
+          signingKeyId: key.keyId,
+        },
+      ],
+      steps: [{ handler: 'agent' }],
+    };
+    await iot.send(
+      new CreateJobCommand({
+        jobId,
+        targets: [thingArn],
+        document: JSON.stringify(document),
+        destinationPackageVersions: [versionArns[version]!],
+      }),
+    );
+    return jobId;
+  }
+
+  const finalExecution = (jobId: string) =>
+    eventually(
+      async () => {
+        const r = await iot.send(new DescribeJobExecutionCommand({ jobId, thingName }));
+        const st = r.execution?.status;
+        return st === 'SUCCEEDED' || st === 'FAILED' || st === 'REJECTED' ? r.execution : undefined;
+      },
+      90_000,
+      `job ${jobId} to end`,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${logs}`);
+    });
+
+  /** Waits until the agent running now started from `release` and is polling. */
+  const runningFrom = (release: string, startsBefore: number) =>
+    eventually(
+      async () =>
+        starts.length > startsBefore &&
+        starts.at(-1) === release &&
+        logs.split('"agent started"').length - 1 >= starts.length
+          ? true
+          : undefined,
+      60_000,
+      `the agent to run from ${release}`,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\nstarts: ${starts.join(', ')}\n${logs}`);
+    });
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'otter-self-update-srv-'));
+    server = await startServer({
+      env: {},
+      logger: false,
+      overrides: {
+        port: 0,
+        mqttPort: 0,
+        mqttWsPort: 0,
+        mqttTlsPort: 0,
+        deviceTlsPort: 0,
+        dataDir,
+        accessKeyId: 'AKIAOTTERTEST0000001',
+        secretAccessKey: 'otter-test-secret-key',
+      },
+    });
+    const cfg = {
+      endpoint: server.url,
+      region: REGION,
+      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+      maxAttempts: 1,
+    };
+    iot = new IoTClient(cfg);
+    data = new IoTDataPlaneClient(cfg);
+    work = mkdtempSync(join(tmpdir(), 'otter-self-update-'));
+
+    await iot.send(new CreateThingCommand({ thingName }));
+    thingArn = `arn:aws:iot:${REGION}:${server.config.accountId}:thing/${thingName}`;
+    const made = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+    await iot.send(new AttachThingPrincipalCommand({ thingName, principal: made.certificateArn! }));
+    writeFileSync(join(work, 'device.crt'), made.certificatePem!);
+    writeFileSync(join(work, 'device.key'), made.keyPair!.PrivateKey!);
+    writeFileSync(join(work, 'ca.pem'), await getCaCertificatePem(server.store));
+    writeFileSync(join(work, 'release.pub.pem'), key.publicKeyPem);
+
+    // Release 1.0.0 installed the way the handler lays releases out.
+    installRoot = join(work, 'opt');
+    mkdirSync(join(installRoot, 'releases', '1.0.0', 'bin'), { recursive: true });
+    writeFileSync(join(installRoot, 'releases', '1.0.0', 'bin', 'otter-agent'), agentScript('1.0.0'));
+    chmodSync(join(installRoot, 'releases', '1.0.0', 'bin', 'otter-agent'), 0o755);
+    symlinkSync(join('releases', '1.0.0'), join(installRoot, 'current'));
+
+    await iot.send(new CreatePackageCommand({ packageName: pkg }));
+    await publish('2.0.0');
+    await publish('3.0.0', true);
+
+    configFile = join(work, 'agent.json5');
+    writeFileSync(
+      configFile,
+      `{
+  thingName: ${JSON.stringify(thingName)},
+  endpoint: ${JSON.stringify(server.deviceUrl)},
+  certificateFile: 'device.crt', keyFile: 'device.key', caFile: 'ca.pem',
+  version: '1.0.0',
+  update: { period: '1s' },
+  stateDir: 'state',
+  trustedKeys: ['release.pub.pem'],
+  packageName: ${JSON.stringify(pkg)},
+  selfUpdate: { installRoot: 'opt', healthTimeoutSeconds: 60, restartDeadlineSeconds: 300 },
+  logLevel: 'debug',
+}
+`,
+    );
+    startAgent();
+    await runningFrom('releases/1.0.0', 0);
+  });
+
+  after(async () => {
+    supervising = false;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child?.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    await server?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  test('a published release is installed, the agent restarts into it and reports SUCCEEDED', async () => {
+    const before = starts.length;
+    const jobId = await updateJob('2.0.0');
+    const execution = await finalExecution(jobId);
+    assert.equal(execution.status, 'SUCCEEDED', JSON.stringify(execution.statusDetails) + logs);
+    const d = execution.statusDetails?.detailsMap ?? {};
+    assert.equal(d.restarted, 'true');
+    assert.equal(d.version, '2.0.0');
+    assert.equal(d.previousVersion, '1.0.0');
+    assert.equal(readlinkSync(join(installRoot, 'current')), join('releases', '2.0.0'));
+    // It went through the restart: exit code, then a start from the new release.
+    assert.equal(starts[before], 'releases/2.0.0', starts.join(', '));
+    assert.match(logs, new RegExp(`\\[systemd\\] exited ${AGENT_RESTART_EXIT_CODE}`));
+    assert.match(logs, /"msg":"confirmed after the restart"/);
+    // The old release is kept for a later rollback.
+    assert.ok(existsSync(join(installRoot, 'releases', '1.0.0', 'bin', 'otter-agent')));
+    const shadow = await eventually(
+      async () => {
+        const r = await data.send(new GetThingShadowCommand({ thingName, shadowName: '$package' }));
+        const doc = JSON.parse(Buffer.from(r.payload!).toString('utf8')) as {
+          state: { reported?: Record<string, { version: string }> };
+        };
+        return doc.state.reported?.[pkg];
+      },
+      10_000,
+      '$package shadow',
+    );
+    assert.deepEqual(shadow, { version: '2.0.0' });
+    // Exactly one final status: the journal is empty, the last result is this job.
+    assert.ok(!existsSync(join(work, 'state', 'journal.json')));
+    await runningFrom('releases/2.0.0', before);
+  });
+
+  test('a release unhealthy after the restart is rolled back: FAILED, the old release current and running', async () => {
+    const before = starts.length;
+    const jobId = await updateJob('3.0.0');
+    const execution = await finalExecution(jobId);
+    assert.equal(execution.status, 'FAILED', JSON.stringify(execution.statusDetails) + logs);
+    const d = execution.statusDetails?.detailsMap ?? {};
+    assert.equal(d.reasonCode, 'HEALTH_CHECK_FAILED', JSON.stringify(d));
+    assert.match(d.reason ?? '', /after the restart/);
+    assert.match(d.rollback ?? '', /current is 2\.0\.0 again/);
+    assert.equal(readlinkSync(join(installRoot, 'current')), join('releases', '2.0.0'));
+    assert.ok(!existsSync(join(installRoot, 'releases', '3.0.0')));
+    // Restarted into 3.0.0, then once more into 2.0.0 after the rollback.
+    await runningFrom('releases/2.0.0', before + 1);
+    assert.deepEqual(starts.slice(before), ['releases/3.0.0', 'releases/2.0.0']);
+    // The $package shadow still says 2.0.0.
+    const r = await data.send(new GetThingShadowCommand({ thingName, shadowName: '$package' }));
+    const doc = JSON.parse(Buffer.from(r.payload!).toString('utf8')) as {
+      state: { reported?: Record<string, { version: string }> };
+    };
+    assert.deepEqual(doc.state.reported?.[pkg], { version: '2.0.0' });
+  });
+});
