@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, readlink, realpath, rename, rm, symlink } from 'node:fs/promises';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import type { HandlerContext, HandlerResult, UpdateHandler } from './handler.js';
+import { pickDownloadedFile, Refusal } from './refusal.js';
 
 export interface AgentUpdateHandlerOptions {
   /** The agent's install root (default `/opt/otter-agent`). */
@@ -69,16 +70,6 @@ const TMP = '.tmp-';
 const AGENT_BIN = join('bin', 'otter-agent');
 const VERSION_PATTERN = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,127}$/;
 const PARAMS = ['file', 'version'];
-
-class Refusal extends Error {
-  constructor(
-    readonly reasonCode: string,
-    message: string,
-    readonly status: 'REJECTED' | 'FAILED' = 'REJECTED',
-  ) {
-    super(message);
-  }
-}
 
 const refusalResult = (e: unknown): AgentUpdateResult =>
   e instanceof Refusal
@@ -139,20 +130,7 @@ function readParams(ctx: HandlerContext): { file: { name: string; path: string }
       'INVALID_VERSION',
       `the release version ${JSON.stringify(version ?? null)} is missing or not a plain name (params.version or the job's version)`,
     );
-  const name = p.file as string | undefined;
-  const file =
-    name === undefined
-      ? ctx.files.length === 1
-        ? ctx.files[0]
-        : undefined
-      : ctx.files.find((f) => f.name === name);
-  if (!file)
-    throw new Refusal(
-      'FILE_NOT_FOUND',
-      name === undefined
-        ? `give params.file: the job has ${ctx.files.length} files`
-        : `no downloaded file named ${name}`,
-    );
+  const file = pickDownloadedFile(ctx, p.file as string | undefined);
   return { file, version };
 }
 

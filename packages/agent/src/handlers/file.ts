@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, chown, copyFile, lstat, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import type { HandlerContext, UpdateHandler } from './handler.js';
+import type { UpdateHandler } from './handler.js';
+import { pickDownloadedFile, Refusal } from './refusal.js';
 
 export interface FileHandlerOptions {
   /** Folders the handler may write into (a destination must be inside one of them). */
@@ -38,15 +39,6 @@ interface FileParams {
   readonly mode?: number;
   readonly uid?: number;
   readonly gid?: number;
-}
-
-class Refusal extends Error {
-  constructor(
-    readonly reasonCode: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 function readParams(p: Readonly<Record<string, unknown>>): FileParams {
@@ -95,7 +87,7 @@ async function checkDestination(dest: string, roots: readonly string[]): Promise
   try {
     folder = await realpath(dirname(clean));
   } catch {
-    throw new Refusal('DEST_DIR_MISSING', `the folder of ${dest} does not exist`);
+    throw new Refusal('DEST_DIR_MISSING', `the folder of ${dest} does not exist`, 'FAILED');
   }
   const realRoots = await Promise.all(roots.map((r) => realpath(r).catch(() => normalize(r))));
   if (!realRoots.some((r) => inside(folder, r)))
@@ -160,7 +152,7 @@ export function createFileHandler(options: FileHandlerOptions): UpdateHandler {
     async isInstalled(ctx) {
       try {
         const params = readParams(ctx.params);
-        const source = pick(ctx, params.file);
+        const source = pickDownloadedFile(ctx, params.file);
         const dest = await checkDestination(params.dest, options.allowedRoots);
         return (await sha256Of(dest).catch(() => '')) === (await sha256Of(source.path));
       } catch {
@@ -174,12 +166,11 @@ export function createFileHandler(options: FileHandlerOptions): UpdateHandler {
       let source: { name: string; path: string };
       try {
         params = readParams(ctx.params);
-        source = pick(ctx, params.file);
+        source = pickDownloadedFile(ctx, params.file);
         dest = await checkDestination(params.dest, options.allowedRoots);
       } catch (e) {
         if (e instanceof Refusal) {
-          const status = e.reasonCode === 'DEST_DIR_MISSING' ? 'FAILED' : 'REJECTED';
-          return { status, reasonCode: e.reasonCode, reason: e.message };
+          return { status: e.status, reasonCode: e.reasonCode, reason: e.message };
         }
         return { status: 'FAILED', reasonCode: 'HANDLER_ERROR', reason: String(e) };
       }
@@ -233,22 +224,4 @@ export function createFileHandler(options: FileHandlerOptions): UpdateHandler {
       }
     },
   };
-}
-
-/** The file to place: `params.file`, else the only downloaded file. */
-function pick(ctx: HandlerContext, name: string | undefined): { name: string; path: string } {
-  const file =
-    name === undefined
-      ? ctx.files.length === 1
-        ? ctx.files[0]
-        : undefined
-      : ctx.files.find((f) => f.name === name);
-  if (!file)
-    throw new Refusal(
-      'FILE_NOT_FOUND',
-      name === undefined
-        ? `give params.file: the job has ${ctx.files.length} files`
-        : `no downloaded file named ${name}`,
-    );
-  return file;
 }
