@@ -124,7 +124,10 @@ async function idleProcess(
   }
 }
 
-/** Bundles a bench child (and every dependency) into one ESM file with esbuild (tsx's own). */
+/**
+ * Bundles a bench child (and every dependency) into one ESM file with esbuild, with the options of
+ * the agent's release build (packages/agent/src/release/build-release.ts): what a device runs.
+ */
 async function bundleChild(dir: string, entry: string): Promise<string> {
   const { build } = await import('esbuild');
   const outfile = join(dir, basename(entry).replace(/\.ts$/, '.mjs'));
@@ -136,6 +139,9 @@ async function bundleChild(dir: string, entry: string): Promise<string> {
     target: 'node20',
     outfile,
     logLevel: 'warning',
+    // As the release: no comments, ASCII only (V8 holds an ASCII-only file in half the memory).
+    minifyWhitespace: true,
+    charset: 'ascii',
     // CommonJS dependencies (ajv, mqtt) call require().
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
