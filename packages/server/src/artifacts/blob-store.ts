@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 
 /** A stored blob: content addressed by its SHA-256 (lower-case hex). */
 export interface BlobInfo {
@@ -74,3 +75,44 @@ export class BlobNotFoundError extends Error {
 }
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * What every BlobStore's `put` streams through: counts and hashes the bytes, fails as soon as more
+ * arrive than the options allow, and checks size and digest at the end (`result()`). Throws
+ * BlobTooLargeError at construction when the declared size is already over the limit.
+ */
+export class BlobMeter extends Transform {
+  readonly #hash = createHash('sha256');
+  readonly #opts: PutBlobOptions;
+  readonly limit: number;
+  bytes = 0;
+
+  constructor(opts: PutBlobOptions) {
+    super();
+    if (opts.expectedSize !== undefined && opts.expectedSize > opts.maxBytes)
+      throw new BlobTooLargeError(opts.maxBytes);
+    this.#opts = opts;
+    this.limit = Math.min(opts.maxBytes, opts.expectedSize ?? Number.POSITIVE_INFINITY);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) {
+      callback(new BlobTooLargeError(this.limit));
+      return;
+    }
+    this.#hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  /** Once the stream has ended: the content's size and SHA-256, checked against the options. */
+  result(): BlobInfo {
+    const { expectedSize, expectedSha256 } = this.#opts;
+    if (expectedSize !== undefined && this.bytes !== expectedSize)
+      throw new TruncatedBlobError(expectedSize, this.bytes);
+    const sha256 = this.#hash.digest('hex');
+    if (expectedSha256 !== undefined && expectedSha256.toLowerCase() !== sha256)
+      throw new DigestMismatchError(expectedSha256.toLowerCase(), sha256);
+    return { sha256, size: this.bytes };
+  }
+}

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   createReadStream,
   createWriteStream,
@@ -11,20 +11,17 @@ import {
 import { link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import {
   type BlobInfo,
+  BlobMeter,
   BlobNotFoundError,
   type BlobStore,
-  BlobTooLargeError,
   type ByteRange,
-  DigestMismatchError,
   type PutBlobOptions,
   type PutBlobResult,
   SHA256_HEX,
-  TruncatedBlobError,
 } from './blob-store.js';
 
 /** Reads and writes in 1 MiB chunks: few syscalls and few event-loop turns per GiB. */
@@ -50,26 +47,14 @@ export class FsBlobStore implements BlobStore {
   }
 
   async put(body: Readable, opts: PutBlobOptions): Promise<PutBlobResult> {
-    const limit =
-      opts.expectedSize === undefined ? opts.maxBytes : Math.min(opts.maxBytes, opts.expectedSize);
-    if (opts.expectedSize !== undefined && opts.expectedSize > opts.maxBytes) {
+    let meter: BlobMeter;
+    try {
+      meter = new BlobMeter(opts);
+    } catch (e) {
       body.destroy();
-      throw new BlobTooLargeError(opts.maxBytes);
+      throw e;
     }
     const tmpPath = join(this.#tmp, `${process.pid}.${randomUUID()}`);
-    const hash = createHash('sha256');
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        if (size > limit) {
-          done(new BlobTooLargeError(limit));
-          return;
-        }
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
     try {
       // `flush: true` fsyncs before the stream reports close.
       await pipeline(
@@ -77,13 +62,7 @@ export class FsBlobStore implements BlobStore {
         meter,
         createWriteStream(tmpPath, { flags: 'wx', flush: true, highWaterMark: CHUNK }),
       );
-      if (opts.expectedSize !== undefined && size !== opts.expectedSize) {
-        throw new TruncatedBlobError(opts.expectedSize, size);
-      }
-      const sha256 = hash.digest('hex');
-      if (opts.expectedSha256 !== undefined && opts.expectedSha256.toLowerCase() !== sha256) {
-        throw new DigestMismatchError(opts.expectedSha256.toLowerCase(), sha256);
-      }
+      const { sha256, size } = meter.result();
       const created = await this.#publish(tmpPath, sha256);
       return { sha256, size, created };
     } catch (e) {

@@ -1,5 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -16,15 +16,13 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   type BlobInfo,
+  BlobMeter,
   BlobNotFoundError,
   type BlobStore,
-  BlobTooLargeError,
   type ByteRange,
-  DigestMismatchError,
   type PutBlobOptions,
   type PutBlobResult,
   SHA256_HEX,
-  TruncatedBlobError,
 } from './blob-store.js';
 
 const MiB = 1024 * 1024;
@@ -45,27 +43,6 @@ export interface S3BlobStoreOptions {
   maxSingleCopyBytes?: number;
   /** Part size for UploadPartCopy (raised when 10,000 parts would not cover the blob). */
   copyPartBytes?: number;
-}
-
-/** Hashes and counts the bytes passing through; fails as soon as more than `limit` arrive. */
-class Meter extends Transform {
-  readonly hash = createHash('sha256');
-  bytes = 0;
-  constructor(
-    private readonly limit: number,
-    private readonly limitError: () => Error,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.limit) {
-      callback(this.limitError());
-      return;
-    }
-    this.hash.update(chunk);
-    callback(null, chunk);
-  }
 }
 
 const errorName = (e: unknown): string | undefined =>
@@ -138,10 +115,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async put(body: Readable, opts: PutBlobOptions): Promise<PutBlobResult> {
-    if (opts.expectedSize !== undefined && opts.expectedSize > opts.maxBytes)
-      throw new BlobTooLargeError(opts.maxBytes);
-    const limit = Math.min(opts.maxBytes, opts.expectedSize ?? Number.POSITIVE_INFINITY);
-    const meter = new Meter(limit, () => new BlobTooLargeError(limit));
+    const meter = new BlobMeter(opts);
     // Not stream.pipeline: that would destroy the caller's body (an HTTP request's socket) on
     // failure, before the caller can answer. The body is left to its owner.
     let streamError: unknown;
@@ -172,12 +146,7 @@ export class S3BlobStore implements BlobStore {
         throw streamError ?? e;
       }
       if (streamError !== undefined) throw streamError;
-      const size = meter.bytes;
-      if (opts.expectedSize !== undefined && size < opts.expectedSize)
-        throw new TruncatedBlobError(opts.expectedSize, size);
-      const sha256 = meter.hash.digest('hex');
-      if (opts.expectedSha256 !== undefined && opts.expectedSha256.toLowerCase() !== sha256)
-        throw new DigestMismatchError(opts.expectedSha256.toLowerCase(), sha256);
+      const { sha256, size } = meter.result();
       const finalKey = this.blobKey(sha256);
       if (await this.exists(finalKey)) return { sha256, size, created: false };
       // Concurrent puts of the same content may both copy: the bytes are equal, so last wins.
