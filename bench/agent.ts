@@ -5,27 +5,14 @@
  * `curl` fetching the same URL to the same disk in the same run (alternately, 3 rounds, medians).
  */
 import { execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import {
-  closeSync,
-  createReadStream,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
-import http from 'node:http';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { generateSigningKey, signDigest } from '@otter/core';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { startServer } from '../packages/server/src/main.js';
+import { uploadAndPresign, writeRandomFile } from './artifact-files.js';
 
 const run = promisify(execFile);
 const ACCESS_KEY_ID = 'AKIABENCHAGENT';
@@ -150,72 +137,6 @@ async function bundleChild(dir: string, entry: string): Promise<string> {
   return outfile;
 }
 
-/** Writes `bytes` of random data in 16 MiB blocks; returns its SHA-256. */
-function writeRandomFile(path: string, bytes: number): string {
-  const fd = openSync(path, 'w');
-  const hash = createHash('sha256');
-  const block = randomBytes(16 * MIB);
-  for (let written = 0; written < bytes; ) {
-    const n = Math.min(block.length, bytes - written);
-    const chunk = n === block.length ? block : block.subarray(0, n);
-    writeSync(fd, chunk);
-    hash.update(chunk);
-    written += n;
-    block[0] = (block[0]! + 1) & 0xff;
-  }
-  return hash.digest('hex');
-}
-
-/** Streams `path` to the native artifact API and returns a presigned GET URL for it. */
-async function uploadAndPresign(baseUrl: string, name: string, path: string, sha256: string, size: number) {
-  const url = new URL(`/v1/artifacts/${name}`, baseUrl);
-  const signer = new SignatureV4({
-    service: 'otter',
-    region: 'us-east-1',
-    sha256: Sha256,
-    credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY },
-  });
-  const base = { protocol: 'http:', hostname: url.hostname, port: Number(url.port), query: {} };
-  const put = await signer.sign({
-    ...base,
-    method: 'PUT',
-    path: url.pathname,
-    headers: {
-      host: url.host,
-      'content-type': 'application/octet-stream',
-      'content-length': String(size),
-      'x-amz-content-sha256': sha256,
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    const req = http.request(url, { method: 'PUT', headers: put.headers }, (res) => {
-      res.resume();
-      res.on('end', () =>
-        res.statusCode === 200 || res.statusCode === 201
-          ? resolve()
-          : reject(new Error(`upload: ${res.statusCode}`)),
-      );
-    });
-    req.on('error', reject);
-    createReadStream(path, { highWaterMark: MIB }).pipe(req);
-  });
-  const body = JSON.stringify({ name, expiresInSec: 3600 });
-  const presign = await signer.sign({
-    ...base,
-    method: 'POST',
-    path: '/v1/presign',
-    headers: { host: url.host, 'content-type': 'application/json' },
-    body,
-  });
-  const res = await fetch(new URL('/v1/presign', baseUrl), {
-    method: 'POST',
-    headers: presign.headers,
-    body,
-  });
-  if (!res.ok) throw new Error(`presign: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { url: string }).url;
-}
-
 interface AgentDownload {
   mibps: number;
   /** Until the last byte was received and hashed (no fsync, no signature check). */
@@ -329,7 +250,7 @@ export async function runAgentBench(opts: {
     opts.log(`agent: writing ${(opts.sizeBytes / MIB).toFixed(0)} MiB artifact ...`);
     const file = join(dir, 'agent-release.bin');
     const sha256 = writeRandomFile(file, opts.sizeBytes);
-    const url = await uploadAndPresign(server.url, 'bench/agent-release.bin', file, sha256, opts.sizeBytes);
+    const url = await uploadAndPresign(server, 'bench/agent-release.bin', file, sha256, opts.sizeBytes);
     rmSync(file);
     const key = generateSigningKey('ECDSA_P256_SHA256');
     const dest = join(dir, 'downloads', 'agent-release.bin');

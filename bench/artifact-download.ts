@@ -6,15 +6,14 @@
  * comparison runs its two sides alternately three times and reports the medians.
  */
 import { execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { FREE_PORTS, startServer } from '../packages/server/src/main.js';
+import { uploadAndPresign, writeRandomFile } from './artifact-files.js';
 
 const run = promisify(execFile);
 const ACCESS_KEY_ID = 'AKIABENCHART';
@@ -48,22 +47,6 @@ export interface ArtifactDownloadResult {
     samples?: { full: number[]; ranged: number[] };
   };
   skipped?: string;
-}
-
-/** Writes `bytes` of random data in 16 MiB blocks (never held in memory at once); returns its SHA-256. */
-function writeRandomFile(path: string, bytes: number): string {
-  const fd = openSync(path, 'w');
-  const hash = createHash('sha256');
-  const block = randomBytes(16 * MIB);
-  for (let written = 0; written < bytes; ) {
-    const n = Math.min(block.length, bytes - written);
-    const chunk = n === block.length ? block : block.subarray(0, n);
-    writeSync(fd, chunk);
-    hash.update(chunk);
-    written += n;
-    block[0] = (block[0]! + 1) & 0xff; // no two blocks alike
-  }
-  return hash.digest('hex');
 }
 
 async function findNginx(): Promise<string | undefined> {
@@ -197,62 +180,6 @@ async function chunkHashes(path: string, chunk: number): Promise<string[]> {
   return out;
 }
 
-async function uploadArtifact(baseUrl: string, name: string, path: string, sha256: string, size: number) {
-  const url = new URL(`/v1/artifacts/${name}`, baseUrl);
-  const signer = new SignatureV4({
-    service: 'otter',
-    region: 'us-east-1',
-    sha256: Sha256,
-    credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY },
-  });
-  const signed = await signer.sign({
-    method: 'PUT',
-    protocol: 'http:',
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: url.pathname,
-    query: {},
-    headers: {
-      host: url.host,
-      'content-type': 'application/octet-stream',
-      'content-length': String(size),
-      'x-amz-content-sha256': sha256,
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    const req = http.request(url, { method: 'PUT', headers: signed.headers }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => {
-        text += c.toString();
-      });
-      res.on('end', () =>
-        res.statusCode === 201 || res.statusCode === 200
-          ? resolve()
-          : reject(new Error(`upload: ${res.statusCode} ${text}`)),
-      );
-    });
-    req.on('error', reject);
-    createReadStream(path, { highWaterMark: MIB }).pipe(req);
-  });
-  const presign = await signer.sign({
-    method: 'POST',
-    protocol: 'http:',
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: '/v1/presign',
-    query: {},
-    headers: { host: url.host, 'content-type': 'application/json' },
-    body: JSON.stringify({ name, expiresInSec: 3600 }),
-  });
-  const res = await fetch(new URL('/v1/presign', baseUrl), {
-    method: 'POST',
-    headers: presign.headers,
-    body: JSON.stringify({ name, expiresInSec: 3600 }),
-  });
-  if (!res.ok) throw new Error(`presign: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { url: string }).url;
-}
-
 export async function runArtifactDownload(opts: {
   workDir: string;
   sizeBytes: number;
@@ -291,7 +218,7 @@ export async function runArtifactDownload(opts: {
   const nginx = await startNginx(nginxBin, join(dir, 'nginx'), www);
   try {
     opts.log('download: uploading to Otter ...');
-    const otterUrl = await uploadArtifact(server.url, 'bench/firmware.bin', file, sha256, opts.sizeBytes);
+    const otterUrl = await uploadAndPresign(server, 'bench/firmware.bin', file, sha256, opts.sizeBytes);
     const nginxUrl = `http://127.0.0.1:${nginx.port}/firmware.bin`;
     const parallel: StreamsResult[] = [];
     for (const streams of opts.streams) {
