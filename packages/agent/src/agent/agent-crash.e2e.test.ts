@@ -6,43 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  AttachThingPrincipalCommand,
-  CreateJobCommand,
-  CreateKeysAndCertificateCommand,
-  CreateThingCommand,
-  DescribeJobExecutionCommand,
-} from '@aws-sdk/client-iot';
+import { CreateJobCommand, DescribeJobExecutionCommand } from '@aws-sdk/client-iot';
 import { generateSigningKey, signDigest } from '@otter/core';
-import { getCaCertificatePem } from '../../../server/src/services/device-ca.js';
 import { startTestServer, type TestServer } from '../../../server/src/testing/test-server.js';
 import { readAgentStatus } from '../status/status.js';
+import { eventually, provisionDevice, sha256 } from '../testing/device.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const MAIN = join(ROOT, 'packages/agent/src/main.ts');
 const RUNS = Number(process.env.OTTER_AGENT_CRASH_RUNS ?? 8);
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(
-  f: () => Promise<T | undefined> | T | undefined,
-  ms: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('agent crash test: SIGKILL at random points of download and install', () => {
   let s: TestServer;
@@ -101,13 +79,7 @@ describe('agent crash test: SIGKILL at random points of download and install', (
     mkdirSync(join(work, 'target'));
     dest = join(work, 'target', 'app.bin');
     stateDir = join(work, 'state');
-    await s.iot.send(new CreateThingCommand({ thingName }));
-    const made = await s.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
-    await s.iot.send(new AttachThingPrincipalCommand({ thingName, principal: made.certificateArn! }));
-    writeFileSync(join(work, 'device.crt'), made.certificatePem!);
-    writeFileSync(join(work, 'device.key'), made.keyPair!.PrivateKey!);
-    writeFileSync(join(work, 'ca.pem'), await getCaCertificatePem(s.server.store));
-    writeFileSync(join(work, 'release.pub.pem'), key.publicKeyPem);
+    await provisionDevice(s.iot, s.server, thingName, work, key.publicKeyPem);
     // A second install step that takes a while, so kills also land after the file was placed.
     mkdirSync(join(work, 'handlers'));
     writeFileSync(join(work, 'handlers', 'settle'), '#!/bin/sh\nsleep 0.4\n', { mode: 0o755 });

@@ -9,7 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -26,42 +25,27 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  AttachThingPrincipalCommand,
   CreateJobCommand,
-  CreateKeysAndCertificateCommand,
   CreatePackageCommand,
   CreatePackageVersionCommand,
-  CreateThingCommand,
-  DescribeJobExecutionCommand,
   IoTClient,
   UpdatePackageVersionCommand,
 } from '@aws-sdk/client-iot';
 import { GetThingShadowCommand, IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { generateSigningKey, signDigest } from '@otter/core';
 import { type RunningServer, startServer } from '@otter/server';
-import { getCaCertificatePem } from '../../../server/src/services/device-ca.js';
 import { nativeRequest } from '../../../server/src/testing/test-server.js';
+import {
+  eventually,
+  finalExecution as finalExecutionOf,
+  provisionDevice,
+  sha256,
+} from '../testing/device.js';
 import { AGENT_RESTART_EXIT_CODE } from './agent.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const MAIN = join(ROOT, 'packages/agent/src/main.ts');
 const REGION = 'eu-west-1';
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-async function eventually<T>(f: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /**
  * A release's `bin/otter-agent`: says which release starts, then runs this tree's agent. With
@@ -181,15 +165,7 @@ describe('agent self-update end to end (HTTP)', () => {
   }
 
   const finalExecution = (jobId: string) =>
-    eventually(
-      async () => {
-        const r = await iot.send(new DescribeJobExecutionCommand({ jobId, thingName }));
-        const st = r.execution?.status;
-        return st === 'SUCCEEDED' || st === 'FAILED' || st === 'REJECTED' ? r.execution : undefined;
-      },
-      90_000,
-      `job ${jobId} to end`,
-    ).catch((e: Error) => {
+    finalExecutionOf(iot, jobId, thingName, 90_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${logs}`);
     });
 
@@ -234,14 +210,8 @@ describe('agent self-update end to end (HTTP)', () => {
     data = new IoTDataPlaneClient(cfg);
     work = mkdtempSync(join(tmpdir(), 'otter-self-update-'));
 
-    await iot.send(new CreateThingCommand({ thingName }));
+    await provisionDevice(iot, server, thingName, work, key.publicKeyPem);
     thingArn = `arn:aws:iot:${REGION}:${server.config.accountId}:thing/${thingName}`;
-    const made = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
-    await iot.send(new AttachThingPrincipalCommand({ thingName, principal: made.certificateArn! }));
-    writeFileSync(join(work, 'device.crt'), made.certificatePem!);
-    writeFileSync(join(work, 'device.key'), made.keyPair!.PrivateKey!);
-    writeFileSync(join(work, 'ca.pem'), await getCaCertificatePem(server.store));
-    writeFileSync(join(work, 'release.pub.pem'), key.publicKeyPem);
 
     // Release 1.0.0 installed the way the handler lays releases out.
     installRoot = join(work, 'opt');

@@ -7,20 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  AttachThingPrincipalCommand,
   CreateJobCommand,
-  CreateKeysAndCertificateCommand,
   CreatePackageCommand,
   CreatePackageVersionCommand,
-  CreateThingCommand,
-  DescribeJobExecutionCommand,
   IoTClient,
   UpdatePackageVersionCommand,
 } from '@aws-sdk/client-iot';
@@ -29,8 +24,13 @@ import { generateSigningKey, signDigest } from '@otter/core';
 import { type RunningServer, startServer } from '@otter/server';
 import { parseBrokerUrl } from '../../../server/src/mqtt/external-transport.js';
 import { TEST_MQTT_URL } from '../../../server/src/mqtt/testing.js';
-import { getCaCertificatePem } from '../../../server/src/services/device-ca.js';
 import { nativeRequest } from '../../../server/src/testing/test-server.js';
+import {
+  eventually,
+  finalExecution as finalExecutionOf,
+  provisionDevice,
+  sha256,
+} from '../testing/device.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const MAIN = join(ROOT, 'packages/agent/src/main.ts');
@@ -78,24 +78,6 @@ async function startOtter(mqttUrl?: string): Promise<Setup> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** Polls until `f` returns a value, or fails after `ms`. */
-async function eventually<T>(f: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 const VARIANTS = [
@@ -148,16 +130,7 @@ for (const variant of VARIANTS) {
       return jobId;
     };
 
-    const finalExecution = (jobId: string) =>
-      eventually(
-        async () => {
-          const r = await s.iot.send(new DescribeJobExecutionCommand({ jobId, thingName }));
-          const st = r.execution?.status;
-          return st === 'SUCCEEDED' || st === 'FAILED' || st === 'REJECTED' ? r.execution : undefined;
-        },
-        30_000,
-        `job ${jobId} to end`,
-      );
+    const finalExecution = (jobId: string) => finalExecutionOf(s.iot, jobId, thingName, 30_000);
 
     const fileDoc = (file: Record<string, unknown>) => ({
       otter: 1,
@@ -174,14 +147,8 @@ for (const variant of VARIANTS) {
       dest = join(work, 'target', 'app.bin');
       writeFileSync(dest, 'old firmware\n');
 
-      await s.iot.send(new CreateThingCommand({ thingName }));
+      await provisionDevice(s.iot, s.server, thingName, work, key.publicKeyPem);
       thingArn = `arn:aws:iot:${REGION}:${s.server.config.accountId}:thing/${thingName}`;
-      const made = await s.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
-      await s.iot.send(new AttachThingPrincipalCommand({ thingName, principal: made.certificateArn! }));
-      writeFileSync(join(work, 'device.crt'), made.certificatePem!);
-      writeFileSync(join(work, 'device.key'), made.keyPair!.PrivateKey!);
-      writeFileSync(join(work, 'ca.pem'), await getCaCertificatePem(s.server.store));
-      writeFileSync(join(work, 'release.pub.pem'), key.publicKeyPem);
 
       // The artifact and its published package version (the publish check verifies sha256 and size).
       await upload(`fw/1.0.0/app-${run}.bin`, good);

@@ -4,24 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  AttachThingPrincipalCommand,
-  CreateJobCommand,
-  CreateKeysAndCertificateCommand,
-  CreateThingCommand,
-  DescribeJobExecutionCommand,
-} from '@aws-sdk/client-iot';
+import { CreateJobCommand, DescribeJobExecutionCommand } from '@aws-sdk/client-iot';
 import { generateSigningKey, signDigest } from '@otter/core';
-import { getCaCertificatePem } from '../../../server/src/services/device-ca.js';
 import { startTestServer, type TestServer } from '../../../server/src/testing/test-server.js';
 import { validateAgentConfig } from '../config/agent-config.js';
 import { AgentLockError } from '../lock/agent-lock.js';
 import type { FinishedEvent, ProgressEvent, UpdateRequest } from '../loop/job-runner.js';
 import { createLogger } from '../loop/logger.js';
+import { provisionDevice } from '../testing/device.js';
 import { createAgent } from './agent.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -37,12 +31,7 @@ describe('createAgent (library API)', () => {
     s = await startTestServer();
     work = mkdtempSync(join(tmpdir(), 'otter-agent-lib-'));
     mkdirSync(join(work, 'target'));
-    await s.iot.send(new CreateThingCommand({ thingName }));
-    const made = await s.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
-    await s.iot.send(new AttachThingPrincipalCommand({ thingName, principal: made.certificateArn! }));
-    writeFileSync(join(work, 'device.crt'), made.certificatePem!);
-    writeFileSync(join(work, 'device.key'), made.keyPair!.PrivateKey!);
-    writeFileSync(join(work, 'ca.pem'), await getCaCertificatePem(s.server.store));
+    await provisionDevice(s.iot, s.server, thingName, work);
     config = validateAgentConfig(raw(), { baseDir: work });
   });
 
