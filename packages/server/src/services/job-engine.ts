@@ -15,7 +15,6 @@ import {
   type SchedulingConfig,
   startNext,
   type TimeoutConfig,
-  timeOut,
   validateAbortConfig,
   validateRetryConfig,
   validateRolloutConfig,
@@ -555,22 +554,6 @@ export class JobEngine {
 
   async jobOf(jobId: string): Promise<JobRecord> {
     return this.#store.jobs.describeJob(jobId);
-  }
-
-  // ---- scheduler entry points --------------------------------------------------------------
-
-  /** Times out IN_PROGRESS executions whose step or in-progress timer is due; returns how many. */
-  async expireDue(now: number, limit: number): Promise<number> {
-    let n = 0;
-    for (const exec of await this.#store.jobs.dueExecutions(now, limit)) {
-      const next = timeOut(exec, now);
-      if (next !== exec && (await this.#store.jobs.saveExecution(next, exec.versionNumber))) {
-        n++;
-        await this.#notifier?.executionsChanged([exec.thingName]);
-        await this.refreshStatus(exec.jobId);
-      }
-    }
-    return n;
   }
 
   /**

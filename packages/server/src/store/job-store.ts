@@ -393,25 +393,6 @@ export class JobStore {
     });
   }
 
-  /**
-   * Creates up to `limit` executions from the job's pending targets (in thing name order) and
-   * counts them in the pacing minute starting at `minuteStart`, then sets the job's next timer.
-   * The scheduler's release step.
-   */
-  async releasePending(
-    jobId: string,
-    limit: number,
-    now: number,
-    minuteStart: number,
-    nextDueAt: number | null,
-  ): Promise<number> {
-    return this.db.transaction(async (tx) => {
-      const released = await releasePendingIn(tx, jobId, limit, now, minuteStart);
-      await tx.run('UPDATE jobs SET next_due_at = ? WHERE job_id = ?', [nextDueAt, jobId]);
-      return released;
-    });
-  }
-
   async getJob(jobId: string, db: SqlExecutor = this.db): Promise<JobRecord | undefined> {
     const row = await db.get<JobRow>('SELECT * FROM jobs WHERE job_id = ?', [jobId]);
     return row && rowToJob(row);
@@ -443,15 +424,6 @@ export class JobStore {
       [...params, request.limit + 1],
     );
     return toPage(rows.map(rowToJob), request.limit, (j) => j.jobId);
-  }
-
-  /** Jobs whose timer is due, oldest first (the scheduler's poll). */
-  async dueJobs(now: number, limit: number): Promise<JobRecord[]> {
-    const rows = await this.db.all<JobRow>(
-      'SELECT * FROM jobs WHERE next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY next_due_at LIMIT ?',
-      [now, limit],
-    );
-    return rows.map(rowToJob);
   }
 
   /** Sets the given columns of a job (names are the record's; only the ones listed are accepted). */
@@ -700,41 +672,6 @@ export class JobStore {
       ],
     );
     return changes === 1;
-  }
-
-  /** A retry: the new attempt becomes the thing's latest execution of the job. */
-  async insertRetry(exec: Execution): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.run('UPDATE job_executions SET latest = 0 WHERE job_id = ? AND thing_name = ?', [
-        exec.jobId,
-        exec.thingName,
-      ]);
-      await tx.run(
-        `INSERT INTO job_executions (job_id, thing_name, execution_number, status, status_details, version_number,
-           queued_at, last_updated_at, retry_attempt, force_canceled, latest)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1)`,
-        [
-          exec.jobId,
-          exec.thingName,
-          exec.executionNumber,
-          exec.status,
-          JSON.stringify(exec.statusDetails),
-          exec.versionNumber,
-          exec.queuedAt,
-          exec.lastUpdatedAt,
-          exec.retryAttempt,
-        ],
-      );
-    });
-  }
-
-  /** Executions whose step or in-progress timer is due (the scheduler's timeout poll). */
-  async dueExecutions(now: number, limit: number): Promise<Execution[]> {
-    const rows = await this.db.all<ExecutionRow>(
-      'SELECT * FROM job_executions WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?',
-      [now, limit],
-    );
-    return rows.map(rowToExecution);
   }
 
   async deleteExecution(jobId: string, thingName: string, executionNumber: number): Promise<boolean> {
