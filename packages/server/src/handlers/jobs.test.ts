@@ -226,6 +226,51 @@ for (const backend of BACKENDS) {
       );
     });
 
+    test('documentSource names an Otter artifact; presigned-URL placeholders resolve for the device', async () => {
+      const document = JSON.stringify({
+        url: `\${aws:iot:s3-presigned-url:${t.server.url}/v1/artifacts/jobs/fw.bin}`,
+      });
+      for (const [name, body] of [
+        ['jobs/doc.json', Buffer.from(document)],
+        ['jobs/fw.bin', Buffer.from('firmware')],
+      ] as const) {
+        const r = await t.native('PUT', `/v1/artifacts/${name}`, body);
+        assert.ok(r.ok, `upload ${name}: ${r.status}`);
+      }
+      await rejectsWith(
+        t.iot.send(
+          new CreateJobCommand({
+            jobId: 'from-missing-source',
+            targets: [arn('thing/dev-3')],
+            documentSource: `${t.server.url}/v1/artifacts/jobs/missing.json`,
+          }),
+        ),
+        'InvalidRequestException',
+        /does not exist/,
+      );
+      await rejectsWith(
+        t.iot.send(new DescribeJobCommand({ jobId: 'from-missing-source' })),
+        'ResourceNotFoundException',
+      );
+      await t.iot.send(
+        new CreateJobCommand({
+          jobId: 'from-source',
+          targets: [arn('thing/dev-3')],
+          documentSource: `${t.server.url}/v1/artifacts/jobs/doc.json`,
+        }),
+      );
+      const stored = await t.iot.send(new GetJobDocumentCommand({ jobId: 'from-source' }));
+      assert.equal(stored.document, document);
+      const started = await jobsData.send(new StartNextPendingJobExecutionCommand({ thingName: 'dev-3' }));
+      assert.equal(started.execution?.jobId, 'from-source');
+      const url = new URL((JSON.parse(started.execution?.jobDocument ?? '{}') as { url: string }).url);
+      assert.ok(url.searchParams.has('X-Otter-Signature'), `a presigned URL: ${url}`);
+      const download = await fetch(url);
+      assert.equal(download.status, 200);
+      assert.equal(await download.text(), 'firmware');
+      await t.iot.send(new CancelJobCommand({ jobId: 'from-source', force: true }));
+    });
+
     test('bad input is refused with a typed error and changes nothing', async () => {
       const base = { jobId: 'bad', targets: [arn('thing/dev-3')], document: '{"a":1}' };
       const cases: [Record<string, unknown>, string, RegExp?][] = [
