@@ -291,14 +291,3 @@ export function certificateHandlers(store: RegistryStore, clock: Clock): Record<
     },
   };
 }
-
-/** Wraps DeleteThing: AWS refuses to delete a thing that still has principals attached. */
-export function refusingAttachedPrincipals(store: RegistryStore, deleteThing: AwsHandler): AwsHandler {
-  return async (input: { thingName: string }, ctx) => {
-    if (await store.certificates.thingHasPrincipals(input.thingName))
-      throw invalidRequest(
-        `Cannot delete. Thing ${input.thingName} is still attached to one or more principals`,
-      );
-    return deleteThing(input, ctx);
-  };
-}

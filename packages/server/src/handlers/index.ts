@@ -5,7 +5,7 @@ import { DynamicGroups } from '../services/dynamic-groups.js';
 import { JobEngine, type JobNotifier } from '../services/job-engine.js';
 import { checkPackageShadowUpdate, PACKAGE_SHADOW } from '../services/package-shadow.js';
 import type { RegistryStore } from '../store/index.js';
-import { certificateHandlers, refusingAttachedPrincipals } from './certificates.js';
+import { certificateHandlers } from './certificates.js';
 import { fleetIndexHandlers } from './fleet-index.js';
 import { jobTemplateHandlers } from './job-templates.js';
 import { jobHandlers } from './jobs.js';
@@ -89,7 +89,6 @@ export function createServices({
       ...things,
       CreateThing: refreshing(things.CreateThing!),
       UpdateThing: refreshing(things.UpdateThing!),
-      DeleteThing: refusingAttachedPrincipals(store, things.DeleteThing!),
       ...thingTypeHandlers(store, clock),
       ...thingGroupHandlers(store, clock, dynamicGroups),
       ...fleetIndexHandlers(store),

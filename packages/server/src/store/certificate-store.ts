@@ -303,14 +303,6 @@ export class CertificateStore {
     );
     return row !== undefined;
   }
-
-  /** Whether a thing has any certificate attached (DeleteThing refuses then, as AWS does). */
-  async thingHasPrincipals(thingName: string): Promise<boolean> {
-    const row = await this.db.get('SELECT 1 AS x FROM thing_principals WHERE thing_name = ? LIMIT 1', [
-      thingName,
-    ]);
-    return row !== undefined;
-  }
 }
 
 /** Reads a certificate and takes its row lock for the rest of the transaction. */

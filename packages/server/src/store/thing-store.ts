@@ -136,6 +136,9 @@ export class ThingStore {
       const row = await tx.get<ThingRow>('SELECT * FROM things WHERE thing_name = ?', [name]);
       if (!row) return false;
       checkVersion('thing', name, Number(row.version), expectedVersion);
+      // AWS refuses to delete a thing that still has principals attached (checked in this transaction).
+      if (await tx.get('SELECT 1 AS x FROM thing_principals WHERE thing_name = ? LIMIT 1', [name]))
+        throw invalidRequest(`Cannot delete. Thing ${name} is still attached to one or more principals`);
       await tx.run('DELETE FROM shadows WHERE thing_name = ?', [name]);
       await tx.run('DELETE FROM shadow_tombstones WHERE thing_name = ?', [name]);
       await tx.run('DELETE FROM thing_group_members WHERE thing_name = ?', [name]);
