@@ -55,17 +55,22 @@ export class FsBlobStore implements BlobStore {
       throw e;
     }
     const tmpPath = join(this.#tmp, `${process.pid}.${randomUUID()}`);
+    // `flush: true` fsyncs before the stream reports close.
+    const out = createWriteStream(tmpPath, { flags: 'wx', flush: true, highWaterMark: CHUNK });
     try {
-      // `flush: true` fsyncs before the stream reports close.
-      await pipeline(
-        body,
-        meter,
-        createWriteStream(tmpPath, { flags: 'wx', flush: true, highWaterMark: CHUNK }),
-      );
+      await pipeline(body, meter, out);
       const { sha256, size } = meter.result();
       const created = await this.#publish(tmpPath, sha256);
       return { sha256, size, created };
     } catch (e) {
+      // The pipeline can reject while the file is still being opened; removing it before the
+      // stream has closed would let the pending open create it again afterwards.
+      if (!out.closed) {
+        await new Promise((resolve) => {
+          out.once('close', resolve);
+          out.destroy();
+        });
+      }
       await rm(tmpPath, { force: true });
       throw e;
     }
