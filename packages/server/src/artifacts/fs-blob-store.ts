@@ -66,8 +66,8 @@ export class FsBlobStore implements BlobStore {
       // The pipeline can reject while the file is still being opened; removing it before the
       // stream has closed would let the pending open create it again afterwards.
       if (!out.closed) {
-        await new Promise((resolve) => {
-          out.once('close', resolve);
+        await new Promise<void>((resolve) => {
+          out.once('close', () => resolve());
           out.destroy();
         });
       }
