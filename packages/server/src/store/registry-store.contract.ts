@@ -285,15 +285,25 @@ export function runRegistryStoreContract(
       const written = new Promise<void>((resolve) => {
         inserted = resolve;
       });
+      let readDone = (): void => {};
+      const read = new Promise<void>((resolve) => {
+        readDone = resolve;
+      });
+      // The transaction stays open until the outside read has finished, however slow it is.
       const failing = db.transaction(async (tx) => {
         await tx.run('INSERT INTO settings (key, value) VALUES (?, ?)', ['uncommitted', '1']);
         inserted();
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await read;
         throw new Error('abort');
       });
+      const rejected = assert.rejects(failing, /abort/);
       await written;
-      assert.equal(await db.get('SELECT value FROM settings WHERE key = ?', ['uncommitted']), undefined);
-      await assert.rejects(failing, /abort/);
+      try {
+        assert.equal(await db.get('SELECT value FROM settings WHERE key = ?', ['uncommitted']), undefined);
+      } finally {
+        readDone();
+      }
+      await rejected;
     });
 
     test('migrations are idempotent, also when run concurrently', async () => {
