@@ -253,6 +253,52 @@ for (const broker of BROKERS) {
       assert.equal(doc.execution, undefined);
     });
 
+    test('a topic under jobs/ that maps to no API: InvalidTopic on its /rejected', async () => {
+      const deep = await request(`${jobs}/foo/bar/baz`, { clientToken: 'it-1', status: 'SUCCEEDED' });
+      assert.equal(deep.ok, false);
+      assert.equal(deep.doc.code, 'InvalidTopic');
+      assert.equal(deep.doc.clientToken, 'it-1');
+      assert.equal(typeof deep.doc.timestamp, 'number');
+      assert.match(String(deep.doc.message), /does not map to any API/);
+      const extra = await request(`${jobs}/get/extra`, '');
+      assert.deepEqual([extra.ok, extra.doc.code, extra.doc.clientToken], [false, 'InvalidTopic', undefined]);
+      const short = await request(`${jobs}/foo`, '{not json');
+      assert.deepEqual([short.ok, short.doc.code], [false, 'InvalidTopic'], 'the topic is checked first');
+      const empty = await request(`${jobs}//get`, { clientToken: 'it-2' });
+      assert.deepEqual([empty.doc.code, empty.doc.clientToken], ['InvalidTopic', 'it-2']);
+      // The APIs are still served.
+      const get = await request(`${jobs}/get`, { clientToken: 'it-3' });
+      assert.deepEqual([get.ok, get.doc.clientToken], [true, 'it-3']);
+    });
+
+    test('publishes to reply topics get no reply (no loops)', async () => {
+      const seen: string[] = [];
+      const record = (topic: string) => seen.push(topic);
+      dev.on('message', record);
+      try {
+        for (const t of [
+          `${jobs}/get/accepted`,
+          `${jobs}/start-next/rejected`,
+          `${jobs}/${jobId}/update/accepted`,
+          `${jobs}/${jobId}/get/rejected`,
+          `${jobs}/foo/rejected`,
+          `${jobs}/notify`,
+          `${jobs}/notify-next`,
+        ])
+          await dev.publishAsync(t, JSON.stringify({ clientToken: 'loop' }), { qos: 1 });
+        // Requests are answered in order: once this one's reply is here, the others were handled.
+        const last = await request(`${jobs}/after/the/replies`, { clientToken: 'last' });
+        assert.equal(last.doc.code, 'InvalidTopic');
+      } finally {
+        dev.off('message', record);
+      }
+      const replies = seen.filter((t) =>
+        /\/(accepted|rejected|notify|notify-next)\/(accepted|rejected)$/.test(t),
+      );
+      assert.deepEqual(replies, []);
+      assert.ok(seen.includes(`${jobs}/after/the/replies/rejected`));
+    });
+
     test('a device cannot subscribe to or publish on another thing’s jobs topics', {
       skip: broker.name === 'external' ? 'access control is the external broker’s job' : false,
     }, async () => {

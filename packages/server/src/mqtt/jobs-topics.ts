@@ -39,6 +39,21 @@ const CODE_OF: Partial<Record<ErrorType, JobsErrorCode>> = {
   ThrottlingException: 'RequestThrottled',
 };
 
+/** The InvalidTopic message (the AWS Jobs ErrorResponse documentation's wording). */
+const INVALID_TOPIC_MESSAGE =
+  'The request was sent to a topic in the AWS IoT Jobs namespace that does not map to any API.';
+
+/**
+ * Is `rest` (the topic after `$aws/things/{thing}/jobs/`) a topic Otter publishes to rather than a
+ * request: `notify`, `notify-next`, or anything ending in `/accepted` or `/rejected`? Those never
+ * get an InvalidTopic reply, so no reply can answer a reply.
+ */
+export function isJobsReplyTopic(rest: string): boolean {
+  if (rest === 'notify' || rest === 'notify-next') return true;
+  const last = rest.slice(rest.lastIndexOf('/') + 1);
+  return last === 'accepted' || last === 'rejected';
+}
+
 /** clientToken: 1–64 characters (iot-jobs-data ClientRequestToken). */
 const MAX_CLIENT_TOKEN = 64;
 
@@ -196,7 +211,8 @@ type Operation = (
 /**
  * The AWS IoT Jobs device MQTT API on the jobs engine, as the thing of the topic:
  * `jobs/get`, `jobs/start-next`, `jobs/{jobId}/get` (incl. `$next`) and `jobs/{jobId}/update`,
- * answered on `/accepted` (clientToken echoed, timestamp added) or `/rejected`.
+ * answered on `/accepted` (clientToken echoed, timestamp added) or `/rejected`; any other request
+ * topic under `jobs/` is answered on its `/rejected` with InvalidTopic.
  */
 export function registerJobsTopics(mqtt: JobsRouter, engine: JobEngine, clock: Clock): void {
   const withDocument = async (e: Execution, include: boolean) =>
@@ -221,6 +237,18 @@ export function registerJobsTopics(mqtt: JobsRouter, engine: JobEngine, clock: C
       }
     });
   };
+
+  // Every other topic under jobs/ maps to no API: InvalidTopic (AWS), except the reply topics
+  // themselves (answering them could loop, and an external broker hands Otter its own replies).
+  mqtt.route(`${jobsTopic('{thingName}')}/{rest...}`, async (thingName, params, payload, reply: Reply) => {
+    if (isJobsReplyTopic(params.rest!)) return;
+    const rejection = jobsRejection(
+      new JobsRequestError('InvalidTopic', INVALID_TOPIC_MESSAGE),
+      clock.now(),
+      clientTokenOf(payload),
+    );
+    await reply(`${jobsTopic(thingName)}/${params.rest}/rejected`, rejection);
+  });
 
   /** InvalidStateTransition carries the execution's current state (AWS); read it for the reply. */
   const stateOnError = async (

@@ -29,7 +29,7 @@ export interface SchedulerReport {
   retried: number;
   /** Jobs canceled by their abort criteria. */
   aborted: number;
-  /** Things that joined a CONTINUOUS job's target groups (now pending targets). */
+  /** Things that joined (or, REMOVED before, rejoined) a CONTINUOUS job's targets (now pending targets). */
   joined: number;
   /** Executions REMOVED because their thing left a CONTINUOUS job's targets. */
   removed: number;

@@ -69,8 +69,56 @@ export class ClaimedJob {
       'SELECT thing_name FROM job_pending_targets WHERE job_id = ? ORDER BY thing_name LIMIT ?',
       [this.job.jobId, limit],
     );
-    await releasePendingIn(this.tx, this.job.jobId, limit, now, minuteStart);
+    const { taken, rejoined } = await this.#releaseRejoiners(limit, now);
+    // The rejoiners' pending entries are gone, so the next `limit - taken` names are the rest of `names`.
+    await releasePendingIn(this.tx, this.job.jobId, limit - taken, now, minuteStart);
+    if (rejoined > 0)
+      await this.tx.run(
+        `UPDATE jobs SET released_count = released_count + ?, released_this_minute = released_this_minute + ?
+         WHERE job_id = ?`,
+        [rejoined, rejoined, this.job.jobId],
+      );
     return names.map((r) => r.thing_name);
+  }
+
+  /**
+   * Among the first `limit` pending targets, things whose latest execution is REMOVED (they left a
+   * CONTINUOUS job's targets and came back) get a new QUEUED attempt: the next execution number,
+   * the same retryAttempt (a rejoin is not a retry), and it becomes the thing's latest; the REMOVED
+   * attempt stays as history. Their pending entries are dropped. Returns how many pending entries
+   * were taken and how many attempts were created.
+   */
+  async #releaseRejoiners(limit: number, now: number): Promise<{ taken: number; rejoined: number }> {
+    if (this.job.targetSelection !== 'CONTINUOUS') return { taken: 0, rejoined: 0 };
+    const id = this.job.jobId;
+    const rows = await this.tx.all<{ thing_name: string; execution_number: number; retry_attempt: number }>(
+      `SELECT thing_name, execution_number, retry_attempt FROM job_executions
+       WHERE job_id = ? AND status = 'REMOVED' AND latest = 1 AND thing_name IN
+         (SELECT thing_name FROM job_pending_targets WHERE job_id = ? ORDER BY thing_name LIMIT ?)`,
+      [id, id, limit],
+    );
+    let rejoined = 0;
+    for (const r of rows) {
+      const executionNumber = Number(r.execution_number);
+      const { changes } = await this.tx.run(
+        `INSERT INTO job_executions (job_id, thing_name, execution_number, status, status_details, version_number,
+           queued_at, last_updated_at, retry_attempt, force_canceled, latest)
+         VALUES (?, ?, ?, 'QUEUED', '{}', 1, ?, ?, ?, 0, 1) ON CONFLICT DO NOTHING`,
+        [id, r.thing_name, executionNumber + 1, now, now, Number(r.retry_attempt)],
+      );
+      if (changes === 1) {
+        await this.tx.run(
+          'UPDATE job_executions SET latest = 0 WHERE job_id = ? AND thing_name = ? AND execution_number <= ?',
+          [id, r.thing_name, executionNumber],
+        );
+        rejoined++;
+      }
+      await this.tx.run('DELETE FROM job_pending_targets WHERE job_id = ? AND thing_name = ?', [
+        id,
+        r.thing_name,
+      ]);
+    }
+    return { taken: rows.length, rejoined };
   }
 
   async hasPendingTargets(): Promise<boolean> {
@@ -163,16 +211,34 @@ export class ClaimedJob {
 
   /**
    * CONTINUOUS membership, joiners: things in the target set with neither an execution nor a
-   * pending entry become pending targets (released by pacing). Returns how many joined.
+   * pending entry, and things back in it whose latest execution is REMOVED (rejoiners: `release`
+   * gives them a new attempt), become pending targets (released by pacing). Returns how many joined.
    */
   async addJoiners(targets: JobTargetNames, now: number): Promise<number> {
-    const added = await insertTargets(this.tx, 'job_pending_targets', this.job.jobId, targets, now, true);
+    const id = this.job.jobId;
+    let added = await insertTargets(this.tx, 'job_pending_targets', id, targets, now, true);
+    // An index probe first: most jobs have no REMOVED execution, and then the target set is not recomputed.
+    if (
+      await this.tx.get("SELECT 1 AS x FROM job_executions WHERE job_id = ? AND status = 'REMOVED' LIMIT 1", [
+        id,
+      ])
+    ) {
+      const rejoiners = await this.tx.run(
+        `${desiredThings(targets.things.length)}
+         INSERT INTO job_pending_targets (job_id, thing_name)
+         SELECT ?, e.thing_name FROM job_executions e
+         WHERE e.job_id = ? AND e.status = 'REMOVED' AND e.latest = 1 AND e.thing_name IN (SELECT n FROM desired)
+         ON CONFLICT DO NOTHING`,
+        [id, ...targets.things, id, id],
+      );
+      added += rejoiners.changes;
+    }
     if (added > 0) {
       await this.tx.run(
         `UPDATE jobs SET rollout_complete = 0, updated_at = ?,
            next_due_at = CASE WHEN next_due_at IS NULL OR next_due_at > ? THEN ? ELSE next_due_at END
          WHERE job_id = ?`,
-        [now, now, now, this.job.jobId],
+        [now, now, now, id],
       );
     }
     return added;

@@ -133,6 +133,11 @@ export class ThingStore {
   /** Deletes the thing with its shadows, group memberships, tags and index rows. False when absent. */
   async delete(name: string, expectedVersion?: number): Promise<boolean> {
     return this.db.transaction(async (tx) => {
+      // The thing's row lock first (a no-op UPDATE, as AttachThingPrincipal takes it): on PostgreSQL
+      // an attach running meanwhile either committed before (its principal is seen below) or waits
+      // and then finds no thing, so nothing is ever attached to a deleted thing.
+      const locked = await tx.run('UPDATE things SET thing_name = thing_name WHERE thing_name = ?', [name]);
+      if (locked.changes === 0) return false;
       const row = await tx.get<ThingRow>('SELECT * FROM things WHERE thing_name = ?', [name]);
       if (!row) return false;
       checkVersion('thing', name, Number(row.version), expectedVersion);
