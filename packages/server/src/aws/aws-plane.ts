@@ -1,9 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type Clock, OtterError } from '@otter/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decodeInput, encodeOutput } from './codec.js';
 import { type AwsService, loadServiceModel, type Operation, type ServiceModel } from './model.js';
-import { verifySigV4 } from './sigv4/verify-sigv4.js';
+import { sha256Hex, verifySigV4 } from './sigv4/verify-sigv4.js';
 
 /** What a handler knows about the request besides its decoded input. */
 export interface AwsContext {
@@ -60,7 +60,7 @@ interface Candidate {
   labels: string[];
 }
 
-const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
+const EMPTY_SHA256 = sha256Hex('');
 
 /** Turns `/things/{thingName}` into a Fastify path with positional params, remembering the label names. */
 function routeOf(requestUri: string): { path: string; labels: string[] } {
@@ -137,7 +137,7 @@ async function dispatch(
         rawPath,
         rawQuery,
         headers: req.raw.headersDistinct,
-        bodySha256: body.length ? createHash('sha256').update(body).digest('hex') : EMPTY_SHA256,
+        bodySha256: body.length ? sha256Hex(body) : EMPTY_SHA256,
       },
       { lookupSecret: opts.lookupSecret, now: opts.clock.now(), maxSkewMs: opts.maxSkewMs },
     );

@@ -1,5 +1,5 @@
 import { OtterError } from '@otter/core';
-import { type Operation, type ServiceModel, type Shape, type ShapeRef, shapeOf } from './model.js';
+import { membersOf, type Operation, type ServiceModel, type Shape, type ShapeRef, shapeOf } from './model.js';
 import { throwIfInvalid, validateShape } from './validate.js';
 
 export interface RawInput {
@@ -24,11 +24,9 @@ export function decodeInput(model: ServiceModel, op: Operation, raw: RawInput): 
   if (!op.input) return {};
   const shape = shapeOf(model, op.input.shape);
   const input: Record<string, unknown> = {};
-  const members = shape.members ?? {};
-  const bodyMembers: [string, ShapeRef][] = [];
-  for (const [name, ref] of Object.entries(members)) {
+  const bodyMembers: [string, ShapeRef, Shape][] = [];
+  for (const { name, ref, shape: memberShape } of membersOf(model, shape)) {
     const key = ref.locationName ?? name;
-    const memberShape = shapeOf(model, ref.shape);
     switch (ref.location) {
       case 'uri':
         if (raw.labels[key] !== undefined) input[name] = fromText(memberShape, raw.labels[key], key);
@@ -60,7 +58,7 @@ export function decodeInput(model: ServiceModel, op: Operation, raw: RawInput): 
               : raw.body.length
                 ? fromJson(model, memberShape, parseJson(raw.body), name)
                 : undefined;
-        } else bodyMembers.push([name, ref]);
+        } else bodyMembers.push([name, ref, memberShape]);
     }
   }
   if (bodyMembers.length && shape.payload === undefined && raw.body.length) {
@@ -68,9 +66,9 @@ export function decodeInput(model: ServiceModel, op: Operation, raw: RawInput): 
     if (typeof json !== 'object' || json === null || Array.isArray(json))
       throw bad('The request body must be a JSON object');
     const obj = json as Record<string, unknown>;
-    for (const [name, ref] of bodyMembers) {
+    for (const [name, ref, memberShape] of bodyMembers) {
       const v = obj[ref.locationName ?? name];
-      if (v !== undefined && v !== null) input[name] = fromJson(model, shapeOf(model, ref.shape), v, name);
+      if (v !== undefined && v !== null) input[name] = fromJson(model, memberShape, v, name);
     }
   }
   const errors: string[] = [];
@@ -136,10 +134,9 @@ function fromJson(model: ServiceModel, shape: Shape, v: unknown, path: string): 
       if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
       const out: Record<string, unknown> = {};
       const obj = v as Record<string, unknown>;
-      for (const [name, ref] of Object.entries(shape.members ?? {})) {
+      for (const { name, ref, shape: memberShape } of membersOf(model, shape)) {
         const x = obj[ref.locationName ?? name];
-        if (x !== undefined && x !== null)
-          out[name] = fromJson(model, shapeOf(model, ref.shape), x, `${path}.${name}`);
+        if (x !== undefined && x !== null) out[name] = fromJson(model, memberShape, x, `${path}.${name}`);
       }
       return out;
     }
@@ -178,7 +175,7 @@ export function encodeOutput(
   if (!op.output || !result) return out;
   const shape = shapeOf(model, op.output.shape);
   const body: Record<string, unknown> = {};
-  for (const [name, ref] of Object.entries(shape.members ?? {})) {
+  for (const { name, ref, shape: memberShape } of membersOf(model, shape)) {
     const v = result[name];
     if (v === undefined || v === null) continue;
     if (ref.location === 'header') out.headers[(ref.locationName ?? name).toLowerCase()] = String(v);
@@ -187,9 +184,9 @@ export function encodeOutput(
       if (Buffer.isBuffer(v)) {
         out.body = v;
         out.contentType = 'application/octet-stream';
-      } else out.body = JSON.stringify(toJson(model, shapeOf(model, ref.shape), v));
+      } else out.body = JSON.stringify(toJson(model, memberShape, v));
       return out;
-    } else body[ref.locationName ?? name] = toJson(model, shapeOf(model, ref.shape), v);
+    } else body[ref.locationName ?? name] = toJson(model, memberShape, v);
   }
   out.body = JSON.stringify(body);
   return out;
@@ -200,15 +197,16 @@ function toJson(model: ServiceModel, shape: Shape, v: unknown): unknown {
     case 'structure': {
       const obj = v as Record<string, unknown>;
       const out: Record<string, unknown> = {};
-      for (const [name, ref] of Object.entries(shape.members ?? {})) {
+      for (const { name, ref, shape: memberShape } of membersOf(model, shape)) {
         const x = obj[name];
-        if (x !== undefined && x !== null)
-          out[ref.locationName ?? name] = toJson(model, shapeOf(model, ref.shape), x);
+        if (x !== undefined && x !== null) out[ref.locationName ?? name] = toJson(model, memberShape, x);
       }
       return out;
     }
-    case 'list':
-      return (v as unknown[]).map((x) => toJson(model, shapeOf(model, shape.member!.shape), x));
+    case 'list': {
+      const member = shapeOf(model, shape.member!.shape);
+      return (v as unknown[]).map((x) => toJson(model, member, x));
+    }
     case 'map': {
       const vs = shapeOf(model, shape.value!.shape);
       return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, toJson(model, vs, x)]));

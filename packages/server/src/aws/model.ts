@@ -73,3 +73,29 @@ export function shapeOf(model: ServiceModel, name: string): Shape {
   if (!shape) throw new Error(`model has no shape ${name}`);
   return shape;
 }
+
+/** A structure member with its shape resolved. */
+export interface ResolvedMember {
+  name: string;
+  ref: ShapeRef;
+  shape: Shape;
+}
+
+const resolvedMembers = new WeakMap<Shape, readonly ResolvedMember[]>();
+
+/**
+ * A structure's members with their shapes, resolved once per shape: the codec and the validator walk
+ * them on every request (no Object.entries and shape lookups per request and per list item).
+ */
+export function membersOf(model: ServiceModel, shape: Shape): readonly ResolvedMember[] {
+  let members = resolvedMembers.get(shape);
+  if (!members) {
+    members = Object.entries(shape.members ?? {}).map(([name, ref]) => ({
+      name,
+      ref,
+      shape: shapeOf(model, ref.shape),
+    }));
+    resolvedMembers.set(shape, members);
+  }
+  return members;
+}

@@ -1,5 +1,5 @@
 import { OtterError } from '@otter/core';
-import { type ServiceModel, type Shape, shapeOf } from './model.js';
+import { membersOf, type ServiceModel, type Shape, shapeOf } from './model.js';
 
 /** Java's POSIX classes (ASCII, as in java.util.regex) that the models use, as JS class ranges. */
 const POSIX: Record<string, string> = {
@@ -81,9 +81,9 @@ export function validateShape(
             `Value null at '${path ? `${path}.` : ''}${req}' failed to satisfy constraint: Member must not be null`,
           );
       }
-      for (const [name, ref] of Object.entries(shape.members ?? {})) {
+      for (const { name, shape: memberShape } of membersOf(model, shape)) {
         if (obj[name] !== undefined)
-          validateShape(model, shapeOf(model, ref.shape), obj[name], path ? `${path}.${name}` : name, errors);
+          validateShape(model, memberShape, obj[name], path ? `${path}.${name}` : name, errors);
       }
       return;
     }
@@ -125,7 +125,7 @@ export function validateShape(
         fail('Member must be a string');
         return;
       }
-      const len = [...value].length;
+      const len = shape.min === undefined && shape.max === undefined ? 0 : codePoints(value);
       if (shape.min !== undefined && len < shape.min)
         fail(`Member must have length greater than or equal to ${shape.min}`);
       if (shape.max !== undefined && len > shape.max)
@@ -162,6 +162,23 @@ export function validateShape(
       if (!Buffer.isBuffer(value)) fail('Member must be a blob');
       return;
   }
+}
+
+/** Length in code points (what the models' min/max count), without spreading the string into an array. */
+function codePoints(value: string): number {
+  let n = value.length;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < value.length) {
+      const d = value.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
 }
 
 function checkRange(shape: Shape, value: number, fail: (c: string) => void): void {

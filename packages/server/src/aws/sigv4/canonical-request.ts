@@ -135,7 +135,10 @@ export function canonicalQueries(params: readonly QueryParam[]): string[] {
 type HeaderValue = string | readonly string[] | undefined;
 
 /** Trimall: sequential spaces collapsed, leading and trailing ones dropped. */
-const trimAll = (value: string): string => value.replace(/[ \t\r\n]+/g, ' ').replace(/^ | $/g, '');
+/** Single spaces between non-blank runs only (most header values): trimAll leaves them as they are. */
+const NOTHING_TO_TRIM = /^[^ \t\r\n]+(?: [^ \t\r\n]+)*$/;
+const trimAll = (value: string): string =>
+  NOTHING_TO_TRIM.test(value) ? value : value.replace(/[ \t\r\n]+/g, ' ').replace(/^ | $/g, '');
 
 /**
  * The canonical headers block (each `name:value` line ends in `\n`). A signed header absent from the

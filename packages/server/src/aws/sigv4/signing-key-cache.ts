@@ -15,6 +15,8 @@ export function deriveSigningKey(secret: string, date: string, region: string, s
  */
 export class SigningKeyCache {
   readonly #keys = new Map<string, Buffer>();
+  /** The most recently used id: using it again leaves the order as it is (one lookup, no re-insert). */
+  #newest: string | undefined;
 
   constructor(readonly capacity = 64) {}
 
@@ -29,16 +31,19 @@ export class SigningKeyCache {
 
   get(id: string): Buffer | undefined {
     const key = this.#keys.get(id);
-    if (key !== undefined) {
+    if (key !== undefined && id !== this.#newest) {
       this.#keys.delete(id);
       this.#keys.set(id, key);
+      this.#newest = id;
     }
     return key;
   }
 
   set(id: string, key: Buffer): void {
+    if (id === this.#newest && this.#keys.get(id) === key) return;
     this.#keys.delete(id);
     this.#keys.set(id, key);
+    this.#newest = id;
     for (const oldest of this.#keys.keys()) {
       if (this.#keys.size <= this.capacity) break;
       this.#keys.delete(oldest);

@@ -3,6 +3,7 @@
  * string (presigned URLs), compatible with the AWS SDK v3 signer (@smithy/signature-v4) and with
  * botocore (the `aws` CLI). Errors carry the types and, where AWS has one, the wording AWS uses.
  */
+import * as crypto from 'node:crypto';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { OtterError } from '@otter/core';
 import { canonicalHeaders, canonicalPath, canonicalQueries } from './canonical-request.js';
@@ -78,18 +79,39 @@ export const toAmzDate = (ms: number): string =>
     .replace(/\.\d{3}Z$/, 'Z')
     .replace(/[-:]/g, '');
 
+const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
 function parseAmzDate(value: string | undefined): { amzDate: string; signedAt: number } {
   if (value === undefined) {
     throw invalid(
       "Authorization header requires existence of a 'X-Amz-Date' header ('Date' is not supported).",
     );
   }
-  const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
-  const ms = match
-    ? Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +match[4]!, +match[5]!, +match[6]!)
-    : Number.NaN;
-  // The round trip rejects dates like 20260230T250000Z that Date.UTC would silently roll over.
-  if (Number.isNaN(ms) || toAmzDate(ms) !== value) {
+  const match = AMZ_DATE.exec(value);
+  let ms = Number.NaN;
+  if (match) {
+    const year = +match[1]!;
+    const month = +match[2]!;
+    const day = +match[3]!;
+    const hour = +match[4]!;
+    const minute = +match[5]!;
+    const second = +match[6]!;
+    ms = Date.UTC(year, month - 1, day, hour, minute, second);
+    // Every field must come back unchanged: rejects dates like 20260230T250000Z that Date.UTC
+    // would silently roll over, and years 0000-0099 that it maps to 1900-1999 (as the string round
+    // trip through toAmzDate did, without formatting a date on every request).
+    const d = new Date(ms);
+    if (
+      d.getUTCFullYear() !== year ||
+      d.getUTCMonth() !== month - 1 ||
+      d.getUTCDate() !== day ||
+      d.getUTCHours() !== hour ||
+      d.getUTCMinutes() !== minute ||
+      d.getUTCSeconds() !== second
+    )
+      ms = Number.NaN;
+  }
+  if (Number.isNaN(ms)) {
     throw invalid(`Date must be in ISO-8601 'basic format' (yyyyMMdd'T'HHmmss'Z'). Got ${quote(value)}.`);
   }
   return { amzDate: value, signedAt: ms };
@@ -132,7 +154,13 @@ function declaredPayloadHash(req: SignedRequest, auth: SigV4AuthParams): string 
   return auth.params.find((param) => param.name.toLowerCase() === 'x-amz-content-sha256')?.value;
 }
 
-const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+/** `crypto.hash` (Node ≥ 20.12) hashes in one call, without a Hash object per request. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string | Buffer) => string }).hash;
+
+/** Lower-case hex SHA-256 of a string (as UTF-8) or of bytes. */
+export const sha256Hex: (data: string | Buffer) => string = oneShotHash
+  ? (data) => oneShotHash('sha256', data)
+  : (data) => createHash('sha256').update(data).digest('hex');
 
 function sameSignature(expectedHex: string, provided: string): boolean {
   const expected = Buffer.from(expectedHex, 'utf8');
