@@ -29,7 +29,7 @@ async function withCreateAgent(): Promise<string | undefined> {
   const create = (agentLib as Record<string, unknown>).createAgent;
   if (o.mode === 'modules' || typeof create !== 'function') return undefined;
   try {
-    const config = agentLib.validateAgentConfig(raw, { baseDir: o.stateDir });
+    const config = await agentLib.validateAgentConfig(raw, { baseDir: o.stateDir });
     const agent = await (create as (c: unknown) => unknown)(config);
     await (agent as { start(): Promise<void> | void }).start();
     return 'createAgent';
@@ -44,7 +44,7 @@ async function withModules(): Promise<string> {
     import('../packages/agent/src/handlers/registry.js'),
     import('../packages/agent/src/documents/index.js'),
   ]);
-  const config = agentLib.validateAgentConfig(raw, { baseDir: o.stateDir });
+  const config = await agentLib.validateAgentConfig(raw, { baseDir: o.stateDir });
   const registry = createHandlerRegistry({ allowedRoots: [o.stateDir] });
   registry.lookup('file');
   // Parse one document so the parsers (ajv schemas) are compiled, as after a first job.

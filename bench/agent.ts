@@ -112,29 +112,34 @@ async function idleProcess(
 }
 
 /**
- * Bundles a bench child (and every dependency) into one ESM file with esbuild, with the options of
- * the agent's release build (packages/agent/src/release/build-release.ts): what a device runs.
+ * Bundles a bench child (and every dependency) with esbuild, with the options of the agent's release
+ * build (packages/agent/src/release/build-release.ts): ESM chunks, so what the agent imports lazily
+ * (the MQTT client, the cron parser, the signing code) stays out of memory until used, as on a device.
  */
 async function bundleChild(dir: string, entry: string): Promise<string> {
   const { build } = await import('esbuild');
-  const outfile = join(dir, basename(entry).replace(/\.ts$/, '.mjs'));
+  const name = basename(entry).replace(/\.ts$/, '');
+  const outdir = join(dir, `${name}-bundle`);
   await build({
-    entryPoints: [entry],
+    entryPoints: { [name]: entry },
     bundle: true,
+    splitting: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    outfile,
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
     logLevel: 'warning',
     // As the release: no comments, ASCII only (V8 holds an ASCII-only file in half the memory).
     minifyWhitespace: true,
     charset: 'ascii',
     // CommonJS dependencies (ajv, mqtt) call require().
     banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      js: "import { createRequire as __otterCreateRequire } from 'node:module'; const require = __otterCreateRequire(import.meta.url);",
     },
   });
-  return outfile;
+  return join(outdir, `${name}.mjs`);
 }
 
 interface AgentDownload {

@@ -10,9 +10,10 @@ import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'no
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { OtterError } from '@otter/core';
+import { OtterError } from '@otter/core/errors';
 import { AGENT_RESTART_EXIT_CODE, createAgent } from './agent/agent.js';
-import { loadAgentConfig } from './config/agent-config.js';
+import { type AgentConfig, loadAgentConfig } from './config/agent-config.js';
+import { writeAgentLauncher } from './handlers/agent-update.js';
 import { createLogger } from './loop/logger.js';
 import { formatAgentStatus, readAgentStatus } from './status/status.js';
 
@@ -64,9 +65,9 @@ export async function agentCommand(
     err(`otter agent: unknown subcommand '${sub}'\n\n${USAGE}`);
     return 2;
   }
-  let config: ReturnType<typeof loadAgentConfig>;
+  let config: AgentConfig;
   try {
-    config = loadAgentConfig(configFile);
+    config = await loadAgentConfig(configFile);
   } catch (e) {
     err(`otter agent: ${(e as Error).message}\n`);
     return values.health ? 1 : 2;
@@ -76,6 +77,14 @@ export async function agentCommand(
     const status = readAgentStatus(config.stateDir);
     out(values.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatAgentStatus(status)}\n`);
     return 0;
+  }
+  if (config.selfUpdate !== undefined) {
+    // The launcher the service starts: rolls back a new release that keeps crashing at start.
+    await writeAgentLauncher(config.selfUpdate.installRoot).catch((e: unknown) =>
+      err(
+        `otter agent: could not write ${config.selfUpdate?.installRoot}/launcher: ${(e as Error).message}\n`,
+      ),
+    );
   }
   if (values.check) {
     out(`${configFile}: ok\n`);
@@ -104,6 +113,7 @@ export async function agentCommand(
     return 2;
   }
   const logger = createLogger(config.logLevel, (line) => err(`${line}\n`));
+
   const agent = createAgent(config, {
     logger,
     fileRoots,
@@ -120,6 +130,7 @@ export async function agentCommand(
               : { healthCommand: config.selfUpdate.healthCommand }),
             healthTimeoutMs: config.selfUpdate.healthTimeoutSeconds * 1000,
             restartDeadlineMs: config.selfUpdate.restartDeadlineSeconds * 1000,
+            maxUnconfirmedStarts: config.selfUpdate.maxUnconfirmedStarts,
             configFile,
           },
         }),
@@ -164,13 +175,7 @@ export async function agentCommand(
  * folder takes a write. The server is not contacted: an update is not rolled back for a network
  * outage (the restarted agent reports when it can, within selfUpdate.restartDeadlineSeconds).
  */
-function health(
-  config: ReturnType<typeof loadAgentConfig>,
-  configFile: string,
-  env: Env,
-  out: Out,
-  err: Out,
-): number {
+function health(config: AgentConfig, configFile: string, env: Env, out: Out, err: Out): number {
   const probe = join(config.stateDir, `.health-${process.pid}`);
   try {
     mkdirSync(config.stateDir, { recursive: true });

@@ -51,7 +51,12 @@ const REGION = 'eu-west-1';
  * A release's `bin/otter-agent`: says which release starts, then runs this tree's agent. With
  * `failAfterRestart`, its second `--health` (the one after the restart) fails.
  */
-function agentScript(version: string, failAfterRestart = false): string {
+function agentScript(version: string, failAfterRestart = false, crash = false): string {
+  if (crash)
+    return `#!/bin/sh
+if [ "$1" != "--health" ]; then echo "release ${version} crashes at start" >&2; exit 1; fi
+cd ${JSON.stringify(ROOT)} && exec ${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(MAIN)} "$@"
+`;
   const failing = failAfterRestart
     ? `if [ "$1" = "--health" ]; then
   count_file="$(dirname "$0")/../health-count"
@@ -87,11 +92,15 @@ describe('agent self-update end to end (HTTP)', () => {
   const versionArns: Record<string, string> = {};
   const tarballs: Record<string, Buffer> = {};
 
-  /** systemd, Restart=always for the restart code: starts current/bin/otter-agent again. */
+  /**
+   * systemd, Restart=always: starts the agent again after the restart code or a crash, through
+   * `<installRoot>/launcher` once the agent has written it (as the unit's ExecStart does).
+   */
   function startAgent(): void {
     starts.push(readlinkSync(join(installRoot, 'current')));
+    const launcher = join(installRoot, 'launcher');
     const p = spawn(
-      join(installRoot, 'current', 'bin', 'otter-agent'),
+      existsSync(launcher) ? launcher : join(installRoot, 'current', 'bin', 'otter-agent'),
       ['--config', configFile, '--progress-interval', '0'],
       { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -104,14 +113,14 @@ describe('agent self-update end to end (HTTP)', () => {
     });
     p.on('exit', (code) => {
       logs += `[systemd] exited ${code}\n`;
-      if (supervising && code === AGENT_RESTART_EXIT_CODE) startAgent();
+      if (supervising && code !== 0 && code !== null) startAgent();
     });
   }
 
-  async function publish(version: string, failAfterRestart = false): Promise<void> {
+  async function publish(version: string, failAfterRestart = false, crash = false): Promise<void> {
     const src = join(work, `src-${version}`);
     mkdirSync(join(src, 'bin'), { recursive: true });
-    writeFileSync(join(src, 'bin', 'otter-agent'), agentScript(version, failAfterRestart));
+    writeFileSync(join(src, 'bin', 'otter-agent'), agentScript(version, failAfterRestart, crash));
     chmodSync(join(src, 'bin', 'otter-agent'), 0o755);
     const file = join(work, `otter-agent-${version}.tgz`);
     execFileSync('tar', ['-czf', file, '-C', src, '.']);
@@ -223,6 +232,7 @@ describe('agent self-update end to end (HTTP)', () => {
     await iot.send(new CreatePackageCommand({ packageName: pkg }));
     await publish('2.0.0');
     await publish('3.0.0', true);
+    await publish('4.0.0', false, true);
 
     configFile = join(work, 'agent.json5');
     writeFileSync(
@@ -311,5 +321,31 @@ describe('agent self-update end to end (HTTP)', () => {
       state: { reported?: Record<string, { version: string }> };
     };
     assert.deepEqual(doc.state.reported?.[pkg], { version: '2.0.0' });
+  });
+
+  test('a release that crashes at every start is rolled back by the launcher: FAILED RELEASE_CRASHED', async () => {
+    assert.ok(existsSync(join(installRoot, 'launcher')), 'the agent wrote the launcher');
+    const before = starts.length;
+    const jobId = await updateJob('4.0.0');
+    const execution = await finalExecution(jobId);
+    assert.equal(execution.status, 'FAILED', JSON.stringify(execution.statusDetails) + logs);
+    const d = execution.statusDetails?.detailsMap ?? {};
+    assert.equal(d.reasonCode, 'RELEASE_CRASHED', JSON.stringify(d));
+    assert.match(d.reason ?? '', /started 3 times without confirming itself/);
+    assert.equal(readlinkSync(join(installRoot, 'current')), join('releases', '2.0.0'));
+    assert.ok(!existsSync(join(installRoot, 'releases', '4.0.0')));
+    assert.ok(!existsSync(join(installRoot, 'unconfirmed')));
+    // Three crashing starts of 4.0.0, then the launcher's switch back (this start runs 2.0.0).
+    assert.equal((logs.match(/release 4\.0\.0 crashes at start/g) ?? []).length, 3, logs);
+    assert.deepEqual(starts.slice(before, before + 4), [
+      'releases/4.0.0',
+      'releases/4.0.0',
+      'releases/4.0.0',
+      'releases/4.0.0',
+    ]);
+    assert.match(
+      logs,
+      /launcher: release 4\.0\.0 started 3 times without confirming itself; back to 2\.0\.0/,
+    );
   });
 });

@@ -25,14 +25,14 @@ describe('createAgent (library API)', () => {
   let work: string;
   const thingName = `lib-${process.pid}-${Date.now().toString(36)}`;
   const key = generateSigningKey('ED25519');
-  let config: ReturnType<typeof validateAgentConfig>;
+  let config: Awaited<ReturnType<typeof validateAgentConfig>>;
 
   before(async () => {
     s = await startTestServer();
     work = mkdtempSync(join(tmpdir(), 'otter-agent-lib-'));
     mkdirSync(join(work, 'target'));
     await provisionDevice(s.iot, s.server, thingName, work);
-    config = validateAgentConfig(raw(), { baseDir: work });
+    config = await validateAgentConfig(raw(), { baseDir: work });
   });
 
   const raw = () => ({
@@ -130,7 +130,7 @@ describe('createAgent (library API)', () => {
     await s.native('PUT', '/v1/artifacts/lib/windowed.bin', body);
     const dest = join(work, 'target', 'windowed.bin');
     const closedMinute = (new Date().getUTCMinutes() + 30) % 60;
-    const closed = validateAgentConfig(
+    const closed = await validateAgentConfig(
       { ...raw(), update: { period: 1, apply: `${closedMinute} * * * *` } },
       { baseDir: work },
     );

@@ -26,6 +26,7 @@ import {
   type FinishedEvent,
   JobRunner,
   type ProgressEvent,
+  readBootId,
   type UpdateDecision,
   type UpdateRequest,
 } from '../loop/job-runner.js';
@@ -64,6 +65,11 @@ export interface AgentOptions {
    */
   readonly agentUpdate?: HandlerRegistryOptions['agentUpdate'];
   readonly exec?: Exec;
+  /**
+   * File holding the boot id, compared across a `reboot: on-success` reboot (default
+   * /proc/sys/kernel/random/boot_id; tests use a file of their own).
+   */
+  readonly bootIdFile?: string;
   /** Random source for jitter, 0 ≤ x < 1 (default Math.random). */
   readonly random?: () => number;
 }
@@ -153,6 +159,7 @@ export function createAgent(config: AgentConfig, options: AgentOptions = {}): Ag
             : { healthCommand: config.selfUpdate.healthCommand }),
           healthTimeoutMs: config.selfUpdate.healthTimeoutSeconds * 1000,
           restartDeadlineMs: config.selfUpdate.restartDeadlineSeconds * 1000,
+          maxUnconfirmedStarts: config.selfUpdate.maxUnconfirmedStarts,
         });
   const packageName = options.packageName ?? config.packageName;
 
@@ -233,6 +240,7 @@ export function createAgent(config: AgentConfig, options: AgentOptions = {}): Ag
         emitter.emit('job:received', { jobId: execution.jobId, execution, ...(plan ? { plan } : {}) }),
       onProgress: (event) => emitter.emit('job:progress', event),
       onFinished: (event) => emitter.emit('job:finished', event),
+      bootId: () => readBootId(options.bootIdFile),
     });
   }
 
@@ -272,8 +280,8 @@ export function createAgent(config: AgentConfig, options: AgentOptions = {}): Ag
     while (!signal.aborted && !restartPending) {
       let waitMs: number;
       const window = cronWindowState(config.update.schedule, Date.now());
-      // A restarted agent confirms its update at once, whatever the windows say.
-      const confirming = journal.state?.step === 'restarting';
+      // A restarted (or rebooted) agent confirms its update at once, whatever the windows say.
+      const confirming = journal.state?.step === 'restarting' || journal.state?.step === 'rebooting';
       if (!config.services.update && !confirming) {
         state = 'idle';
         waitMs = config.update.periodSeconds * 1000;

@@ -5,10 +5,11 @@
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { OtterError, parsePublicKey, type SigningAlgorithm } from '@otter/core';
+import { OtterError } from '@otter/core/errors';
+import { parsePublicKey, type SigningAlgorithm } from '@otter/core/signing/keys';
 import { Ajv, type ErrorObject } from 'ajv';
 import JSON5 from 'json5';
-import { type CronWindow, parseCronWindow } from './cron-window.js';
+import { type CronWindow, isAlwaysOpenCron, loadCronParser, parseCronWindowSync } from './cron-window.js';
 import { parseDurationSeconds } from './duration.js';
 import { AGENT_CONFIG_SCHEMA, type HANDLER_NAMES, type LOG_LEVELS, type TRANSPORTS } from './schema.js';
 
@@ -63,7 +64,12 @@ export interface AgentConfig {
     readonly healthCommand?: readonly string[];
     readonly healthTimeoutSeconds: number;
     readonly restartDeadlineSeconds: number;
+    readonly maxUnconfirmedStarts: number;
   };
+  /** Run (no shell) to reboot after a job with `reboot: on-success` succeeded. */
+  readonly rebootCommand: readonly string[];
+  /** How long after the reboot command the device must have rebooted (another boot id). */
+  readonly rebootTimeoutSeconds: number;
   readonly scriptsDir?: string;
   readonly managedRespawn: boolean;
   readonly trustedKeys: readonly TrustedKey[];
@@ -163,12 +169,26 @@ type Raw = Record<string, unknown> & {
     healthCommand?: string[];
     healthTimeoutSeconds: number;
     restartDeadlineSeconds: number;
+    maxUnconfirmedStarts: number;
   };
   trustedKeys: string[];
 };
 
-/** Validates a parsed configuration object (it is not modified) into an AgentConfig. */
-export function validateAgentConfig(input: unknown, options: ValidateOptions = {}): AgentConfig {
+/**
+ * Validates a parsed configuration object (it is not modified) into an AgentConfig. Asynchronous
+ * because a cron window other than every minute loads core's cron parser first (cron-window.ts).
+ */
+export async function validateAgentConfig(
+  input: unknown,
+  options: ValidateOptions = {},
+): Promise<AgentConfig> {
+  const update = (input as { update?: Record<string, unknown> } | null)?.update;
+  const windows = [update?.schedule, update?.apply].filter((w): w is string => typeof w === 'string');
+  if (windows.some((w) => !isAlwaysOpenCron(w))) await loadCronParser();
+  return validateLoaded(input, options);
+}
+
+function validateLoaded(input: unknown, options: ValidateOptions): AgentConfig {
   const raw = structuredClone(input) as Raw;
   if (!validateSchema(raw))
     throw new AgentConfigError(schemaIssues(validateSchema.errors ?? []), options.source);
@@ -222,8 +242,8 @@ export function validateAgentConfig(input: unknown, options: ValidateOptions = {
   }
 
   const u = raw.update;
-  const schedule = check('update.schedule', () => parseCronWindow(String(u.schedule)));
-  const apply = check('update.apply', () => parseCronWindow(String(u.apply)));
+  const schedule = check('update.schedule', () => parseCronWindowSync(String(u.schedule)));
+  const apply = check('update.apply', () => parseCronWindowSync(String(u.apply)));
   const periodSeconds = check('update.period', () => parseDurationSeconds(u.period as number | string));
   const jitterSeconds = check('update.jitter', () => parseDurationSeconds(u.jitter as number | string));
   if (periodSeconds !== undefined && periodSeconds < 1) {
@@ -326,8 +346,11 @@ export function validateAgentConfig(input: unknown, options: ValidateOptions = {
             ...(su.healthCommand === undefined ? {} : { healthCommand: su.healthCommand }),
             healthTimeoutSeconds: su.healthTimeoutSeconds,
             restartDeadlineSeconds: su.restartDeadlineSeconds,
+            maxUnconfirmedStarts: su.maxUnconfirmedStarts,
           },
         }),
+    rebootCommand: raw.rebootCommand as string[],
+    rebootTimeoutSeconds: raw.rebootTimeoutSeconds as number,
     ...(scriptsDir === undefined ? {} : { scriptsDir }),
     managedRespawn: raw.managedRespawn === true,
     trustedKeys,
@@ -343,7 +366,7 @@ export function validateAgentConfig(input: unknown, options: ValidateOptions = {
 }
 
 /** Reads, parses (JSON5) and validates a configuration file. */
-export function loadAgentConfig(file: string): AgentConfig {
+export async function loadAgentConfig(file: string): Promise<AgentConfig> {
   const path = resolve(file);
   let text: string;
   try {

@@ -176,7 +176,31 @@ export const AGENT_CONFIG_SCHEMA = {
           description:
             'the restarted agent must confirm the new release healthy within this long after the restart, or it is rolled back',
         },
+        maxUnconfirmedStarts: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 100,
+          default: 3,
+          description:
+            'starts of a new release through <installRoot>/launcher without it confirming itself; the next start switches current back to the previous release',
+        },
       },
+    },
+    rebootCommand: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'string', minLength: 1 },
+      default: ['systemctl', 'reboot'],
+      description:
+        'command and arguments (no shell) run to reboot the device after a job with reboot: on-success succeeded',
+    },
+    rebootTimeoutSeconds: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 86400,
+      default: 600,
+      description:
+        'the device must have rebooted (another boot id) within this long after the reboot command, or the job is FAILED',
     },
     scriptsDir: path('folder of pre-update and post-update scripts'),
     managedRespawn: {

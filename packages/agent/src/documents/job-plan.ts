@@ -2,7 +2,7 @@
  * The one normalized plan every job document format becomes, and the typed error for documents the
  * agent refuses (the execution then ends REJECTED with the error's reason code).
  */
-import { OtterError } from '@otter/core';
+import { OtterError } from '@otter/core/errors';
 
 export const DOCUMENT_FORMATS = ['otter', 'seed000', 'aws-device-client'] as const;
 export type DocumentFormat = (typeof DOCUMENT_FORMATS)[number];

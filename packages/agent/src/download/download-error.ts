@@ -1,4 +1,4 @@
-import { type ErrorType, OtterError } from '@otter/core';
+import { type ErrorType, OtterError } from '@otter/core/errors';
 
 /** Why a download failed, for the job's reason code (the message is for people). */
 export const DOWNLOAD_ERROR_CODES = [

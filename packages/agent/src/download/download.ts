@@ -368,7 +368,7 @@ async function run(
       `The artifact hashes to ${sha256}, expected ${o.expectedSha256}`,
     );
   }
-  verifyArtifactSignature(sha256, o.signature, o.trustedKeys ?? [], o.requireSignature ?? true);
+  await verifyArtifactSignature(sha256, o.signature, o.trustedKeys ?? [], o.requireSignature ?? true);
   await fsyncPath(part);
   await rename(part, o.dest);
   await rm(metaOf(o.dest), { force: true });

@@ -1,4 +1,3 @@
-import { verifyDigestSignature } from '@otter/core';
 import { DownloadError } from './download-error.js';
 
 export interface ArtifactSignature {
@@ -19,13 +18,15 @@ export interface TrustedPublicKey {
 /**
  * Checks `signature` over the SHA-256 `digest` against the trusted keys: SIGNATURE_MISSING,
  * UNTRUSTED_KEY (no trusted key with that keyId / algorithm) or SIGNATURE_INVALID otherwise.
+ * Core's signing code (and @noble/curves, about 10 MiB once loaded) is imported on the first
+ * signature to check, so an idle agent does not hold it.
  */
-export function verifyArtifactSignature(
+export async function verifyArtifactSignature(
   digestHex: string,
   signature: ArtifactSignature | undefined,
   trustedKeys: readonly TrustedPublicKey[],
   requireSignature: boolean,
-): void {
+): Promise<void> {
   if (signature === undefined) {
     if (requireSignature)
       throw new DownloadError('SIGNATURE_MISSING', 'The artifact is not signed and signatures are required');
@@ -43,6 +44,7 @@ export function verifyArtifactSignature(
         : `The artifact is signed by key ${signature.keyId}, which is not trusted`,
     );
   }
+  const { verifyDigestSignature } = await import('@otter/core/signing');
   for (const key of candidates) {
     try {
       if (

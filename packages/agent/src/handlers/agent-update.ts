@@ -14,7 +14,19 @@
  * loop calls `rollback` with the saved state. Every step leaves `current` on a complete release.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readdir, readlink, realpath, rename, rm, symlink } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import type { HandlerContext, HandlerResult, UpdateHandler } from './handler.js';
 import { pickDownloadedFile, Refusal } from './refusal.js';
@@ -30,6 +42,11 @@ export interface AgentUpdateHandlerOptions {
   readonly restartDeadlineMs?: number;
   /** The agent's configuration file, given to the health check as OTTER_AGENT_CONFIG. */
   readonly configFile?: string;
+  /**
+   * Starts of the new release through `<installRoot>/launcher` allowed without a confirmation;
+   * the next start switches `current` back to the previous release (default 3).
+   */
+  readonly maxUnconfirmedStarts?: number;
   /** Called after each stage, before the next (the loop may journal it). */
   readonly onStage?: (stage: AgentUpdateStage, state: AgentUpdateState) => void | Promise<void>;
 }
@@ -91,6 +108,78 @@ export async function readCurrentAgentRelease(installRoot: string): Promise<stri
   if (target === undefined) return undefined;
   const parts = normalize(target).split(sep);
   return parts.length === 2 && parts[0] === RELEASES && parts[1] !== undefined ? parts[1] : undefined;
+}
+
+/** The launcher systemd starts (`<installRoot>/launcher`), outside every release. */
+export const AGENT_LAUNCHER = 'launcher';
+/** `<version> <previousVersion> <maxStarts>` while a switched release has not confirmed itself. */
+const UNCONFIRMED = 'unconfirmed';
+/** How often the launcher started the unconfirmed release. */
+const UNCONFIRMED_STARTS = 'unconfirmed-starts';
+/** Written by the launcher when it switched back: `<version> <previousVersion> <starts>`. */
+const ROLLED_BACK = 'rolled-back';
+
+/**
+ * The launcher: counts starts of an unconfirmed release and, once it has started `maxStarts` times
+ * without confirming itself (crashing before the job loop could), switches `current` back to the
+ * previous release (a temporary symlink renamed over it) before starting what is current. Plain
+ * sh, so a release that cannot run at all (broken node, syntax error) is still rolled back.
+ */
+const LAUNCHER_SCRIPT = `#!/bin/sh
+# Otter agent launcher, written by the agent (docs/agent-self-update.md); the service starts this.
+root=$(cd "$(dirname "$0")" && pwd)
+if [ -f "$root/${UNCONFIRMED}" ]; then
+  read -r version previous max < "$root/${UNCONFIRMED}"
+  starts=$(cat "$root/${UNCONFIRMED_STARTS}" 2>/dev/null || echo 0)
+  starts=$((starts + 1))
+  if [ "$starts" -gt "\${max:-3}" ] && [ "$previous" != "-" ] && [ -e "$root/${RELEASES}/$previous/${AGENT_BIN}" ]; then
+    echo "otter-agent launcher: release $version started $((starts - 1)) times without confirming itself; back to $previous" >&2
+    ln -sfn "${RELEASES}/$previous" "$root/${TMP}current-launcher" && mv -Tf "$root/${TMP}current-launcher" "$root/${CURRENT}"
+    echo "$version $previous $((starts - 1))" > "$root/${ROLLED_BACK}"
+    rm -f "$root/${UNCONFIRMED}" "$root/${UNCONFIRMED_STARTS}"
+    sync
+  else
+    echo "$starts" > "$root/${UNCONFIRMED_STARTS}.tmp" && mv -f "$root/${UNCONFIRMED_STARTS}.tmp" "$root/${UNCONFIRMED_STARTS}"
+  fi
+fi
+exec "$root/${CURRENT}/${AGENT_BIN}" "$@"
+`;
+
+/** Writes (or refreshes) `<installRoot>/launcher`; returns its path. */
+export async function writeAgentLauncher(installRoot: string): Promise<string> {
+  const path = join(installRoot, AGENT_LAUNCHER);
+  const now = await readFile(path, 'utf8').catch(() => undefined);
+  if (now === LAUNCHER_SCRIPT) return path;
+  const tmp = join(installRoot, `${TMP}launcher-${randomBytes(6).toString('hex')}`);
+  await writeFile(tmp, LAUNCHER_SCRIPT, { mode: 0o755 });
+  await rename(tmp, path);
+  await fsyncDir(installRoot);
+  return path;
+}
+
+/** Marks `state.version` unconfirmed for the launcher (before the restart). */
+async function markUnconfirmed(state: AgentUpdateState, maxStarts: number): Promise<void> {
+  const root = state.installRoot;
+  await rm(join(root, UNCONFIRMED_STARTS), { force: true });
+  await rm(join(root, ROLLED_BACK), { force: true });
+  await writeFile(join(root, UNCONFIRMED), `${state.version} ${state.previousVersion ?? '-'} ${maxStarts}\n`);
+  await fsyncDir(root);
+}
+
+/** Drops the launcher's records (confirmed, or rolled back). */
+async function clearLauncherRecords(root: string): Promise<void> {
+  for (const name of [UNCONFIRMED, UNCONFIRMED_STARTS, ROLLED_BACK])
+    await rm(join(root, name), { force: true });
+}
+
+/** What the launcher wrote when it switched back from `version`, if it did. */
+async function launcherRollback(
+  root: string,
+  version: string,
+): Promise<{ previous: string; starts: string } | undefined> {
+  const text = await readFile(join(root, ROLLED_BACK), 'utf8').catch(() => undefined);
+  const [v, previous, starts] = (text ?? '').trim().split(/\s+/);
+  return v === version && previous !== undefined && starts !== undefined ? { previous, starts } : undefined;
 }
 
 /** Points `current` at `releases/<version>` (or removes it for null) with one rename. */
@@ -250,6 +339,7 @@ async function restore(state: AgentUpdateState): Promise<string> {
   if (state.version !== state.previousVersion && (await readCurrentAgentRelease(root)) !== state.version)
     await rm(join(root, RELEASES, state.version), { recursive: true, force: true });
   await removeLeftovers(root);
+  await clearLauncherRecords(root);
   return done;
 }
 
@@ -279,6 +369,13 @@ export function createAgentUpdateHandler(options: AgentUpdateHandlerOptions = {}
       if (!validState(state))
         return { status: 'FAILED', reasonCode: 'NO_SAVED_STATE', reason: 'nothing recorded to confirm' };
       const now = await readCurrentAgentRelease(state.installRoot);
+      const crashed = await launcherRollback(state.installRoot, state.version);
+      if (crashed && now !== state.version)
+        return {
+          status: 'FAILED',
+          reasonCode: 'RELEASE_CRASHED',
+          reason: `release ${state.version} started ${crashed.starts} times without confirming itself; the launcher switched current back to ${crashed.previous}`,
+        };
       if (now !== state.version)
         return {
           status: 'FAILED',
@@ -287,6 +384,7 @@ export function createAgentUpdateHandler(options: AgentUpdateHandlerOptions = {}
         };
       const health = await healthCheck(ctx, state.installRoot, state.version, options);
       if (!health.ok) return { status: 'FAILED', reasonCode: health.reasonCode, reason: health.reason };
+      await clearLauncherRecords(state.installRoot);
       return {
         status: 'SUCCEEDED',
         installedCriteria: state.version,
@@ -335,6 +433,8 @@ export function createAgentUpdateHandler(options: AgentUpdateHandlerOptions = {}
         const health = await healthCheck(ctx, root, version, options);
         if (!health.ok) throw new Refusal(health.reasonCode, health.reason, 'FAILED');
         await options.onStage?.('healthy', state);
+        await writeAgentLauncher(root);
+        await markUnconfirmed(state, options.maxUnconfirmedStarts ?? 3);
         await prune(root, [version, previousVersion]);
         ctx.logger.info(`agent: release ${version} is current (was ${previousVersion ?? 'none'}); restart`);
         return {

@@ -6,7 +6,7 @@ import {
   debianVersionsEqual,
   isDebianError,
   parseAptManifest,
-} from '@otter/core';
+} from '@otter/core/debian';
 import type { ExecResult, HandlerContext, HandlerResult, UpdateHandler } from './handler.js';
 
 /** Where the apt tools are and how to run them; tests point these at a private apt state. */

@@ -16,7 +16,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { OtterError } from '@otter/core';
+import { OtterError } from '@otter/core/errors';
 
 export const JOURNAL_FILE = 'journal.json';
 export const JOURNAL_STATUSES = ['IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'REJECTED'] as const;

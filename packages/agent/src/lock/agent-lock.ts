@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { OtterError } from '@otter/core';
+import { OtterError } from '@otter/core/errors';
 
 export const LOCK_FILE = 'agent.lock';
 

@@ -15,8 +15,13 @@
  * the release (`confirm`: still current, health check passes, within the restart deadline) and
  * reports SUCCEEDED, or rolls back every saved step and reports FAILED, then asks for one more
  * restart (into the old release).
+ *
+ * A plan with `reboot: on-success` whose steps all succeeded journals `rebooting` (with the boot
+ * id) before anything else, runs the configured reboot command and waits; the first start after
+ * the reboot (another boot id) reports SUCCEEDED with {rebooted: "true"}. A failing reboot command,
+ * or the same boot id after `rebootTimeoutSeconds`, rolls back the saved steps and reports FAILED.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/agent-config.js';
 import { cronWindowState } from '../config/cron-window.js';
@@ -112,6 +117,20 @@ export interface JobRunnerDeps {
   readonly onProgress: (event: ProgressEvent) => void;
   readonly onFinished: (event: FinishedEvent) => void;
   readonly now?: () => number;
+  /** The current boot id (default: read from DEFAULT_BOOT_ID_FILE); undefined when unknown. */
+  readonly bootId?: () => string | undefined;
+}
+
+/** Where Linux says which boot this is (a new random UUID at every boot). */
+export const DEFAULT_BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
+
+/** Reads a boot id file (trimmed); undefined when it cannot be read or is empty. */
+export function readBootId(file: string = DEFAULT_BOOT_ID_FILE): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Steps before which nothing on the device has changed: a restart resumes the job there. */
@@ -140,6 +159,15 @@ interface RestartRecord {
   readonly steps: readonly number[];
   readonly installed: Readonly<Record<string, string>>;
   /** Epoch ms by which the restarted agent must have confirmed the release. */
+  readonly deadlineAt: number;
+}
+
+/** The journal data of the `rebooting` step. */
+interface RebootRecord {
+  /** The boot id before the reboot command ran. */
+  readonly bootId: string;
+  readonly installed: Readonly<Record<string, string>>;
+  /** Epoch ms by which the device must have rebooted. */
   readonly deadlineAt: number;
 }
 
@@ -178,6 +206,10 @@ export class JobRunner {
     const log = logger.child({ jobId: state.jobId });
     if (state.step === 'restarting') {
       await this.confirmRestart(state, log);
+      return this.d.journal.state === undefined;
+    }
+    if (state.step === 'rebooting') {
+      await this.confirmReboot(state, log);
       return this.d.journal.state === undefined;
     }
     if (isResumable(state.step)) {
@@ -504,9 +536,109 @@ export class JobRunner {
         ...(plan.softwareVersion === undefined ? {} : { version: plan.softwareVersion }),
       });
       this.restartRequested = true;
+      if (plan.reboot === 'on-success')
+        log.warn('reboot: on-success is not performed when the agent restarts into a new release');
       return { kind: 'restart', jobId };
     }
+    if (plan.reboot === 'on-success') return this.reboot(jobId, installed, report, log);
     return this.end('SUCCEEDED', undefined, undefined, {}, installed);
+  }
+
+  /**
+   * Every step succeeded and the plan asks for a reboot: journal `rebooting` with the boot id
+   * (before anything else, so a reboot at any instant is recognized), report it, run the reboot
+   * command, then wait for the reboot (a stop, as at shutdown, leaves the journal for the next
+   * boot). A failing command or no reboot within the timeout rolls back and ends FAILED.
+   */
+  private async reboot(
+    jobId: string,
+    installed: Record<string, string>,
+    report: (d: Record<string, string | number | undefined>) => Promise<void>,
+    log: AgentLogger,
+  ): Promise<JobOutcome> {
+    const { config, journal } = this.d;
+    const bootId = this.bootId();
+    if (bootId === undefined)
+      return this.rebootFailed(
+        'REBOOT_FAILED',
+        'the boot id cannot be read, so a reboot could not be recognized',
+        log,
+      );
+    const record: RebootRecord = {
+      bootId,
+      installed,
+      deadlineAt: this.now() + config.rebootTimeoutSeconds * 1000,
+    };
+    journal.step('rebooting', { data: { reboot: record } as Record<string, unknown> });
+    await report({ step: 'rebooting' });
+    const [cmd, ...args] = config.rebootCommand;
+    log.info('rebooting the device', { command: config.rebootCommand.join(' '), bootId });
+    const r = await this.d.exec(cmd ?? 'systemctl', args, { timeoutMs: 60_000 });
+    if (r.code !== 0) {
+      const tail = (r.error ?? r.stderr).trim().slice(-300);
+      return this.rebootFailed(
+        'REBOOT_FAILED',
+        `the reboot command ${config.rebootCommand.join(' ')} ${r.timedOut ? 'timed out' : `exited ${r.code ?? r.signal ?? 'without starting'}`}${tail ? `: ${tail}` : ''}`,
+        log,
+      );
+    }
+    return this.awaitReboot(jobId, record, log);
+  }
+
+  /** Waits until the reboot deadline; a stop (shutdown) interrupts it, the deadline fails the job. */
+  private async awaitReboot(jobId: string, record: RebootRecord, log: AgentLogger): Promise<JobOutcome> {
+    const waited = await delay(Math.max(0, record.deadlineAt - this.now()), this.d.stopSignal);
+    if (!waited) {
+      log.info('stopped while waiting for the reboot; the next start checks the boot id');
+      return { kind: 'interrupted', jobId };
+    }
+    return this.rebootFailed(
+      'REBOOT_TIMEOUT',
+      `the device did not reboot within ${this.d.config.rebootTimeoutSeconds} s of the reboot command (boot id still ${record.bootId})`,
+      log,
+    );
+  }
+
+  private async rebootFailed(reasonCode: string, reason: string, log: AgentLogger): Promise<JobOutcome> {
+    log.warn('reboot failed; rolling back', { reasonCode, reason });
+    const state = this.d.journal.state;
+    const rollback = state ? await this.rollbackSaved(state, log) : 'nothing to roll back';
+    return this.end('FAILED', reasonCode, reason, { failedStep: 'reboot', rollback });
+  }
+
+  private bootId(): string | undefined {
+    return (this.d.bootId ?? readBootId)();
+  }
+
+  /**
+   * A start with the journal at `rebooting`: another boot id means the device rebooted
+   * (SUCCEEDED, {rebooted: "true"}); the same one waits out the reboot deadline, then FAILED.
+   */
+  private async confirmReboot(state: JournalState, log: AgentLogger): Promise<void> {
+    const record = [...state.steps].reverse().find((s) => s.name === 'rebooting')?.data?.reboot as
+      | RebootRecord
+      | undefined;
+    if (!record || typeof record.bootId !== 'string') {
+      await this.rebootFailed('REBOOT_FAILED', 'the journal does not say which boot to compare with', log);
+      return;
+    }
+    const now = this.bootId();
+    if (now !== undefined && now !== record.bootId) {
+      log.info('the device rebooted', { bootId: now, previousBootId: record.bootId });
+      await this.end(
+        'SUCCEEDED',
+        undefined,
+        undefined,
+        { rebooted: 'true', bootId: now, previousBootId: record.bootId },
+        { ...record.installed },
+      );
+      return;
+    }
+    log.warn('started again without a reboot (same boot id); waiting for it until the deadline', {
+      bootId: record.bootId,
+      deadlineAt: new Date(record.deadlineAt).toISOString(),
+    });
+    await this.awaitReboot(state.jobId, record, log);
   }
 
   private async runStep(

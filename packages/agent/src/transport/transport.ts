@@ -3,7 +3,7 @@
  * certificate (polling) and MQTT (request/reply topics and notify-next pushes). Wire names are the
  * AWS IoT Jobs ones; times are epoch seconds as the service sends them.
  */
-import { OtterError } from '@otter/core';
+import { OtterError } from '@otter/core/errors';
 
 /** The statuses a device may set (the AWS device API refuses the others). */
 export const DEVICE_STATUSES = ['IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'REJECTED'] as const;
