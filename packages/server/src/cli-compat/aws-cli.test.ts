@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
+import { makeCa, makeDeviceCert, makeVerificationCert } from '../services/pki-test-support.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
 
 /** The CLI's major version, or undefined when `aws` cannot be run. */
@@ -556,6 +557,70 @@ for (const backend of BACKENDS) {
       );
       const shadow = JSON.parse(readFileSync(outfile, 'utf8')) as { state: { reported: unknown } };
       assert.deepEqual(shadow.state.reported, { samplePackage: { version: '2.2.0' } });
+    });
+
+    test('docs/device-identity.md: bring your own CA (register-ca-certificate, register-certificate)', async () => {
+      const ca = await makeCa('CN=CLI CA');
+      const file = (name: string, text: string) => {
+        writeFileSync(join(tmp, name), text);
+        return `file://${join(tmp, name)}`;
+      };
+      const { registrationCode } = (await ok('iot', 'get-registration-code')) as { registrationCode: string };
+      const registered = (await ok(
+        'iot',
+        'register-ca-certificate',
+        '--ca-certificate',
+        file('ca.pem', ca.pem),
+        '--verification-certificate',
+        file('verification.pem', await makeVerificationCert(ca, registrationCode)),
+        '--set-as-active',
+      )) as { certificateId: string };
+      const described = (await ok(
+        'iot',
+        'describe-ca-certificate',
+        '--certificate-id',
+        registered.certificateId,
+      )) as { certificateDescription: { status: string } };
+      assert.equal(described.certificateDescription.status, 'ACTIVE');
+      const listed = (await ok('iot', 'list-ca-certificates')) as {
+        certificates: { certificateId: string }[];
+      };
+      assert.ok(listed.certificates.some((c) => c.certificateId === registered.certificateId));
+      const device = (await ok(
+        'iot',
+        'register-certificate',
+        '--certificate-pem',
+        file('device.pem', await makeDeviceCert(ca)),
+        '--ca-certificate-pem',
+        file('ca.pem', ca.pem),
+      )) as { certificateId: string };
+      const byCa = (await ok(
+        'iot',
+        'list-certificates-by-ca',
+        '--ca-certificate-id',
+        registered.certificateId,
+      )) as { certificates: { certificateId: string }[] };
+      assert.deepEqual(
+        byCa.certificates.map((c) => c.certificateId),
+        [device.certificateId],
+      );
+      await ok(
+        'iot',
+        'update-ca-certificate',
+        '--certificate-id',
+        registered.certificateId,
+        '--new-status',
+        'INACTIVE',
+      );
+      await fails(
+        'CertificateStateException',
+        'iot',
+        'delete-ca-certificate',
+        '--certificate-id',
+        registered.certificateId,
+      );
+      await ok('iot', 'delete-certificate', '--certificate-id', device.certificateId);
+      await ok('iot', 'delete-ca-certificate', '--certificate-id', registered.certificateId);
     });
   });
 }

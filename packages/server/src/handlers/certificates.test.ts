@@ -18,7 +18,7 @@ import {
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { getCaCertificatePem } from '../services/device-ca.js';
-import { makeCa, makeCsr, makeDeviceCert } from '../services/pki-test-support.js';
+import { makeCa, makeCsr, makeDeviceCert, registerTestCa } from '../services/pki-test-support.js';
 import { createDatabase, RegistryStore } from '../store/index.js';
 import { rejectsWith as rejects } from '../testing/assertions.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
@@ -167,6 +167,7 @@ for (const backend of BACKENDS) {
         'InvalidRequestException',
         400,
       );
+      await registerTestCa(s.iot, ca); // the CA must be registered (RegisterCACertificate)
       const reg = await s.iot.send(
         new RegisterCertificateCommand({ certificatePem: pem, caCertificatePem: ca.pem, status: 'ACTIVE' }),
       );

@@ -1,5 +1,5 @@
 import { X509Certificate as NodeX509, randomUUID } from 'node:crypto';
-import { type Clock, invalidRequest, OtterError } from '@otter/core';
+import { type Clock, type ErrorType, invalidRequest, OtterError } from '@otter/core';
 import type { AwsContext, AwsHandler } from '../aws/aws-plane.js';
 import { certificateIdOf, type DeviceCa, deviceCaFor, toPem, x509Crypto } from '../services/device-ca.js';
 import * as x509 from '../services/x509.js';
@@ -11,6 +11,13 @@ import type {
   ThingPrincipalType,
 } from '../store/index.js';
 import { decodeToken, encodeToken, pageSize, seconds } from './paging.js';
+
+/**
+ * An error type the IoT model declares that @otter/core's ERROR_STATUS does not list yet
+ * (RegistrationCodeValidationException, CertificateConflictException): sent with its AWS status.
+ */
+export const awsError = (type: string, status: number, message: string): OtterError =>
+  new OtterError(type as ErrorType, message, {}, status);
 
 /** Subject of certificates Otter generates the key for (AWS uses "AWS IoT Certificate"). */
 const GENERATED_SUBJECT = 'CN=Otter Device Certificate';
@@ -27,7 +34,7 @@ export function certificateIdFromPrincipal(principal: string, accountId: string)
   return m[2]!.toLowerCase();
 }
 
-function parseCertificate(pem: string, what = 'certificate'): NodeX509 {
+export function parseCertificate(pem: string, what = 'certificate'): NodeX509 {
   if (!pem.includes('-----BEGIN CERTIFICATE-----'))
     throw new OtterError(
       'CertificateValidationException',
@@ -41,9 +48,10 @@ function parseCertificate(pem: string, what = 'certificate'): NodeX509 {
 }
 
 /** The first PEM block only, normalized; what AWS stores and returns. */
-const normalizedPem = (cert: NodeX509): string => toPem('CERTIFICATE', new Uint8Array(cert.raw).buffer);
+export const normalizedPem = (cert: NodeX509): string =>
+  toPem('CERTIFICATE', new Uint8Array(cert.raw).buffer);
 
-function checkValidity(cert: NodeX509, now: number, what = 'certificate'): void {
+export function checkValidity(cert: NodeX509, now: number, what = 'certificate'): void {
   if (Date.parse(cert.validTo) < now)
     throw new OtterError('CertificateValidationException', `The ${what} has expired`);
   if (Date.parse(cert.validFrom) > now)
@@ -80,6 +88,15 @@ function record(
   };
 }
 
+/** A certificate as ListCertificates and ListCertificatesByCA list it. */
+export const certificateSummary = (c: CertificateRecord, ctx: AwsContext) => ({
+  certificateArn: certArn(ctx, c.certificateId),
+  certificateId: c.certificateId,
+  status: c.status,
+  certificateMode: c.certificateMode,
+  creationDate: seconds(c.createdAt),
+});
+
 const describe = (c: CertificateRecord, ctx: AwsContext) => ({
   certificateArn: certArn(ctx, c.certificateId),
   certificateId: c.certificateId,
@@ -96,10 +113,10 @@ const describe = (c: CertificateRecord, ctx: AwsContext) => ({
 });
 
 /** ListCertificates markers follow the model's base64 pattern (standard alphabet). */
-const encodeMarker = (key: string | undefined) =>
+export const encodeMarker = (key: string | undefined) =>
   key === undefined ? undefined : Buffer.from(key, 'utf8').toString('base64');
 
-function decodeMarker(marker: string | undefined): string | undefined {
+export function decodeMarker(marker: string | undefined): string | undefined {
   if (marker === undefined) return undefined;
   const key = Buffer.from(marker, 'base64').toString('utf8');
   if (!/^\d+:[0-9a-f]{64}$/.test(key))
@@ -115,6 +132,26 @@ export function certificateHandlers(store: RegistryStore, clock: Clock): Record<
   const save = async (rec: CertificateRecord, ctx: AwsContext) => {
     await store.certificates.create(rec, certArn(ctx, rec.certificateId));
     return { certificateArn: certArn(ctx, rec.certificateId), certificateId: rec.certificateId };
+  };
+
+  /** The registered CA that signed `cert` (issuer name and signature), when RegisterCertificate names none. */
+  const registeredIssuer = async (cert: NodeX509): Promise<string> => {
+    const signers = (await store.certificates.caCertificates.withSubject(cert.issuer)).filter((c) => {
+      const caCert = new NodeX509(c.certificatePem);
+      return cert.checkIssued(caCert) && cert.verify(caCert.publicKey);
+    });
+    if (signers.length === 0)
+      throw new OtterError(
+        'CertificateValidationException',
+        'The certificate is not signed by the Otter device CA nor by a registered CA certificate; pass caCertificatePem, register its CA (RegisterCACertificate) or use RegisterCertificateWithoutCA',
+      );
+    if (signers.length > 1)
+      throw awsError(
+        'CertificateConflictException',
+        409,
+        'Several registered CA certificates with the same subject and key could have signed the certificate; pass caCertificatePem',
+      );
+    return signers[0]!.certificateId;
   };
 
   const issued = async (cert: x509.X509Certificate, setAsActive: boolean | undefined, ctx: AwsContext) => {
@@ -170,6 +207,7 @@ export function certificateHandlers(store: RegistryStore, clock: Clock): Record<
       const cert = parseCertificate(input.certificatePem);
       const now = clock.now();
       checkValidity(cert, now);
+      const otterCaId = (await ca().load()).certificateId;
       let caId: string;
       if (input.caCertificatePem !== undefined) {
         const caCert = parseCertificate(input.caCertificatePem, 'CA certificate');
@@ -185,15 +223,19 @@ export function certificateHandlers(store: RegistryStore, clock: Clock): Record<
             'The certificate is not signed by the given CA certificate',
           );
         caId = certificateIdOf(caCert.raw);
+      } else if (await ca().issued(cert)) {
+        caId = otterCaId;
       } else {
-        if (!(await ca().issued(cert)))
-          throw new OtterError(
-            'CertificateValidationException',
-            'The certificate is not signed by the Otter device CA; pass caCertificatePem or use RegisterCertificateWithoutCA',
-          );
-        caId = (await ca().load()).certificateId;
+        caId = await registeredIssuer(cert);
       }
-      return save(record(cert, status, 'DEFAULT', caId, now), ctx);
+      if (caId === otterCaId) return save(record(cert, status, 'DEFAULT', caId, now), ctx);
+      // A CA of the account's own: registered (and ACTIVE, checked again under its row lock); the
+      // certificate takes the CA's mode, as on AWS.
+      const registered = await store.certificates.caCertificates.get(caId);
+      const mode = registered?.certificateMode ?? 'DEFAULT';
+      const rec = record(cert, status, mode, caId, now);
+      await store.certificates.create(rec, certArn(ctx, rec.certificateId), { registeredCa: true });
+      return { certificateArn: certArn(ctx, rec.certificateId), certificateId: rec.certificateId };
     },
 
     RegisterCertificateWithoutCA: async (
@@ -221,13 +263,7 @@ export function certificateHandlers(store: RegistryStore, clock: Clock): Record<
         limit: input.pageSize ?? 25,
       });
       return {
-        certificates: page.items.map((c) => ({
-          certificateArn: certArn(ctx, c.certificateId),
-          certificateId: c.certificateId,
-          status: c.status,
-          certificateMode: c.certificateMode,
-          creationDate: seconds(c.createdAt),
-        })),
+        certificates: page.items.map((c) => certificateSummary(c, ctx)),
         nextMarker: encodeMarker(page.nextToken),
       };
     },

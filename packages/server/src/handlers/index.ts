@@ -5,6 +5,7 @@ import { DynamicGroups } from '../services/dynamic-groups.js';
 import { JobEngine, type JobNotifier } from '../services/job-engine.js';
 import { checkPackageShadowUpdate, PACKAGE_SHADOW } from '../services/package-shadow.js';
 import type { RegistryStore } from '../store/index.js';
+import { caCertificateHandlers } from './ca-certificates.js';
 import { certificateHandlers } from './certificates.js';
 import { fleetIndexHandlers } from './fleet-index.js';
 import { jobTemplateHandlers } from './job-templates.js';
@@ -95,6 +96,7 @@ export function createServices({
       ...tagHandlers(store),
       ...packageHandlers(store, clock, { publishCheck }),
       ...certificateHandlers(store, clock),
+      ...caCertificateHandlers(store, clock),
       ...jobHandlers(store, jobs, now),
       ...jobTemplateHandlers(store, jobs, now),
     },

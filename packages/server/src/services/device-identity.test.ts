@@ -14,7 +14,7 @@ import {
 import { createDatabase, RegistryStore } from '../store/index.js';
 import { BACKENDS, startTestServer, type TestServer } from '../testing/test-server.js';
 import { type DeviceAuthError, type DeviceAuthFailure, identifyDevice } from './device-identity.js';
-import { makeCa, makeDeviceCert } from './pki-test-support.js';
+import { makeCa, makeDeviceCert, registerTestCa } from './pki-test-support.js';
 
 const der = (pem: string) => new X509Certificate(pem).raw;
 
@@ -108,6 +108,7 @@ for (const backend of BACKENDS) {
     test('certificates of a CA given at registration, and certificates registered without a CA', async () => {
       const ca = await makeCa();
       const pem = await makeDeviceCert(ca);
+      await registerTestCa(s.iot, ca); // the CA must be registered (RegisterCACertificate)
       const reg = await s.iot.send(
         new RegisterCertificateCommand({ certificatePem: pem, caCertificatePem: ca.pem, status: 'ACTIVE' }),
       );

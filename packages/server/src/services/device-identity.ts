@@ -9,6 +9,7 @@ export const DEVICE_AUTH_FAILURES = [
   'UNKNOWN_CERTIFICATE',
   'NOT_ACTIVE',
   'UNTRUSTED_ISSUER',
+  'CA_NOT_ACTIVE',
   'NOT_YET_VALID',
   'EXPIRED',
   'NO_THING',
@@ -81,8 +82,8 @@ function parseCertificate(der: Buffer): NodeX509 {
 
 /**
  * Who is on the other end of a TLS connection: the certificate must be registered, ACTIVE, within
- * its validity, issued by the Otter device CA (checked again here) or by a CA it was registered with,
- * and attached to exactly one thing — or, when `clientId` (the MQTT client id) is given, to that thing.
+ * its validity, issued by the Otter device CA (checked again here) or by the registered CA it was
+ * registered with (which must be ACTIVE), and attached to exactly one thing — or, when `clientId` (the MQTT client id) is given, to that thing.
  * The TLS handshake has already proved that the peer holds the certificate's private key.
  */
 export async function identifyDevice(
@@ -119,8 +120,21 @@ export async function identifyDevice(
         'UNTRUSTED_ISSUER',
         `Certificate ${certificateId} is not signed by the Otter device CA`,
       );
+  } else {
+    // A registered CA: the certificate was checked against it at registration (its DER is pinned by
+    // id); the CA must still be registered and ACTIVE.
+    const registered = await store.certificates.caCertificates.get(record.caCertificateId);
+    if (!registered)
+      throw new DeviceAuthError(
+        'UNTRUSTED_ISSUER',
+        `The CA certificate ${record.caCertificateId} of certificate ${certificateId} is not registered`,
+      );
+    if (registered.status !== 'ACTIVE')
+      throw new DeviceAuthError(
+        'CA_NOT_ACTIVE',
+        `The CA certificate ${record.caCertificateId} of certificate ${certificateId} is ${registered.status}, not ACTIVE`,
+      );
   }
-  // Otherwise the certificate was checked against the CA given at registration; its DER is pinned by id.
 
   const now = options.now ?? Date.now();
   if (now < record.notBefore)

@@ -1,4 +1,9 @@
 import { webcrypto } from 'node:crypto';
+import {
+  GetRegistrationCodeCommand,
+  type IoTClient,
+  RegisterCACertificateCommand,
+} from '@aws-sdk/client-iot';
 import { x509Crypto } from './device-ca.js';
 import * as x509 from './x509.js';
 
@@ -86,4 +91,39 @@ export async function makeCsr(kind: 'ec' | 'rsa', subject = 'CN=sensor-1, O=Exam
     crypto,
   );
   return csr.toString('pem');
+}
+
+/**
+ * The verification certificate RegisterCACertificate wants in DEFAULT mode: a fresh key, subject
+ * `CN=<registrationCode>`, signed by the CA's key (`signer` instead, to make a wrong one).
+ */
+export async function makeVerificationCert(ca: TestCa, registrationCode: string, signer: TestCa = ca) {
+  const crypto = x509Crypto();
+  const keys = await ecKeys();
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      subject: `CN=${registrationCode}`,
+      issuer: ca.cert.subjectName,
+      publicKey: keys.publicKey as never,
+      signingKey: signer.keys.privateKey as never,
+      notBefore: new Date(Date.now() - DAY),
+      notAfter: new Date(Date.now() + 30 * DAY),
+      signingAlgorithm: SIGN,
+    },
+    crypto,
+  );
+  return cert.toString('pem');
+}
+
+/** Registers `ca` through the API (DEFAULT mode, with its verification certificate), ACTIVE. */
+export async function registerTestCa(iot: IoTClient, ca: TestCa, setAsActive = true): Promise<string> {
+  const { registrationCode } = await iot.send(new GetRegistrationCodeCommand({}));
+  const out = await iot.send(
+    new RegisterCACertificateCommand({
+      caCertificate: ca.pem,
+      verificationCertificate: await makeVerificationCert(ca, registrationCode!),
+      setAsActive,
+    }),
+  );
+  return out.certificateId!;
 }

@@ -1,4 +1,5 @@
 import { alreadyExists, invalidRequest, notFound, OtterError } from '@otter/core';
+import { CaCertificateStore, lockCaCertificate } from './ca-certificate-store.js';
 import { type Page, type PageRequest, toPage } from './records.js';
 import { type SqlDatabase, type SqlExecutor, UniqueViolation } from './sql/sql-database.js';
 import { thingNotFound } from './thing-store.js';
@@ -80,6 +81,8 @@ export interface ListCertificatesRequest {
   /** `<createdAt>:<certificateId>` of the last certificate of the previous page. */
   after?: string | undefined;
   limit: number;
+  /** Only certificates signed by this CA (ListCertificatesByCA). */
+  caCertificateId?: string | undefined;
 }
 
 /**
@@ -87,7 +90,12 @@ export interface ListCertificatesRequest {
  * together are locked first (a no-op UPDATE) so attach, detach and delete serialize on PostgreSQL.
  */
 export class CertificateStore {
-  constructor(private readonly db: SqlDatabase) {}
+  /** CA certificates registered with RegisterCACertificate, and the registration code. */
+  readonly caCertificates: CaCertificateStore;
+
+  constructor(private readonly db: SqlDatabase) {
+    this.caCertificates = new CaCertificateStore(db);
+  }
 
   /** Inserts the CA unless another process did first; returns whichever row won. */
   async ensureDeviceCa(candidate: DeviceCaRecord): Promise<DeviceCaRecord> {
@@ -118,27 +126,53 @@ export class CertificateStore {
     );
   }
 
-  /** Stores a new certificate; the same certificate twice is ResourceAlreadyExistsException. */
-  async create(record: CertificateRecord, arn: string): Promise<CertificateRecord> {
+  /**
+   * Stores a new certificate; the same certificate twice is ResourceAlreadyExistsException. With
+   * `registeredCa`, its `caCertificateId` must name a registered CA (CertificateValidationException)
+   * that is ACTIVE (CertificateStateException), checked under the CA's row lock so that
+   * DeleteCACertificate cannot remove the CA meanwhile.
+   */
+  async create(
+    record: CertificateRecord,
+    arn: string,
+    options: { registeredCa?: boolean } = {},
+  ): Promise<CertificateRecord> {
     try {
-      await this.db.run(
-        `INSERT INTO certificates (certificate_id, certificate_pem, status, ca_certificate_id, certificate_mode,
+      await this.db.transaction(async (tx) => {
+        if (options.registeredCa && record.caCertificateId !== undefined) {
+          const ca = await lockCaCertificate(tx, record.caCertificateId).catch((error: unknown) => {
+            if (error instanceof OtterError && error.type === 'ResourceNotFoundException')
+              throw new OtterError(
+                'CertificateValidationException',
+                `The CA certificate ${record.caCertificateId} is not registered; register it with RegisterCACertificate first`,
+              );
+            throw error;
+          });
+          if (ca.status !== 'ACTIVE')
+            throw new OtterError(
+              'CertificateStateException',
+              `The CA certificate ${ca.certificateId} is ${ca.status}; certificates it signed cannot be registered`,
+            );
+        }
+        await tx.run(
+          `INSERT INTO certificates (certificate_id, certificate_pem, status, ca_certificate_id, certificate_mode,
            not_before, not_after, generation_id, customer_version, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
-          record.certificateId,
-          record.certificatePem,
-          record.status,
-          record.caCertificateId ?? null,
-          record.certificateMode,
-          record.notBefore,
-          record.notAfter,
-          record.generationId,
-          record.customerVersion,
-          record.createdAt,
-          record.updatedAt,
-        ],
-      );
+          [
+            record.certificateId,
+            record.certificatePem,
+            record.status,
+            record.caCertificateId ?? null,
+            record.certificateMode,
+            record.notBefore,
+            record.notAfter,
+            record.generationId,
+            record.customerVersion,
+            record.createdAt,
+            record.updatedAt,
+          ],
+        );
+      });
       return record;
     } catch (error) {
       if (error instanceof UniqueViolation)
@@ -167,15 +201,20 @@ export class CertificateStore {
   /** Newest first unless `ascending`; ties on creation time by id. */
   async list(request: ListCertificatesRequest): Promise<Page<CertificateRecord>> {
     const [op, dir] = request.ascending ? ['>', 'ASC'] : ['<', 'DESC'];
+    const conditions: string[] = [];
     const params: unknown[] = [];
-    let where = '';
+    if (request.caCertificateId !== undefined) {
+      conditions.push('ca_certificate_id = ?');
+      params.push(request.caCertificateId.toLowerCase());
+    }
     if (request.after !== undefined) {
       const m = /^(\d+):([0-9a-f]{64})$/.exec(request.after);
       if (!m) throw invalidRequest('The marker is not valid');
-      where = `WHERE (created_at ${op} ? OR (created_at = ? AND certificate_id ${op} ?))`;
+      conditions.push(`(created_at ${op} ? OR (created_at = ? AND certificate_id ${op} ?))`);
       params.push(Number(m[1]), Number(m[1]), m[2]);
     }
     params.push(request.limit + 1);
+    const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
     const rows = await this.db.all<CertificateRow>(
       `SELECT * FROM certificates ${where} ORDER BY created_at ${dir}, certificate_id ${dir} LIMIT ?`,
       params,

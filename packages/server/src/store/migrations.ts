@@ -312,6 +312,32 @@ CREATE INDEX job_executions_pending_order ON job_executions (thing_name, queued_
   WHERE status IN ('QUEUED', 'IN_PROGRESS');
 DROP INDEX job_executions_pending`,
   },
+  {
+    // CA certificates registered with RegisterCACertificate (docs/device-identity.md). Device
+    // certificates name theirs in certificates.ca_certificate_id (ListCertificatesByCA, and
+    // DeleteCACertificate's check that none remain).
+    id: '0010_ca_certificates',
+    up: () => `
+CREATE TABLE ca_certificates (
+  certificate_id TEXT PRIMARY KEY,
+  certificate_pem TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  status TEXT NOT NULL,
+  certificate_mode TEXT NOT NULL,
+  auto_registration_status TEXT NOT NULL,
+  registration_config TEXT NULL,
+  template_name TEXT NULL,
+  not_before BIGINT NOT NULL,
+  not_after BIGINT NOT NULL,
+  generation_id TEXT NOT NULL,
+  customer_version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX ca_certificates_created ON ca_certificates (created_at, certificate_id);
+CREATE INDEX ca_certificates_subject ON ca_certificates (subject);
+CREATE INDEX certificates_ca ON certificates (ca_certificate_id, created_at, certificate_id)`,
+  },
 ];
 
 /** Applies pending migrations in one transaction (PostgreSQL: under an advisory lock). */
