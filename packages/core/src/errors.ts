@@ -12,6 +12,7 @@ export const ERROR_STATUS = {
   IndexNotReadyException: 400,
   InvalidAggregationException: 400,
   CertificateValidationException: 400,
+  RegistrationCodeValidationException: 400,
   // Otter's native API (docs/native-api.md); same error shape as the AWS planes.
   DigestMismatchException: 400,
   IncompleteBodyException: 400,
@@ -33,6 +34,7 @@ export const ERROR_STATUS = {
   ResourceAlreadyExistsException: 409,
   VersionConflictException: 409,
   ConflictException: 409,
+  CertificateConflictException: 409,
   ConflictingResourceUpdateException: 409,
   DeleteConflictException: 409,
   InvalidStateTransitionException: 409,

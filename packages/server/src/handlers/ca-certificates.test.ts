@@ -16,8 +16,10 @@ import {
   IoTClient,
   ListCACertificatesCommand,
   ListCertificatesByCACommand,
+  ListTagsForResourceCommand,
   RegisterCACertificateCommand,
   RegisterCertificateCommand,
+  TagResourceCommand,
   UpdateCACertificateCommand,
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
@@ -164,9 +166,29 @@ for (const backend of BACKENDS) {
       assert.equal(desc.validity?.notAfter?.getTime(), Date.parse(new X509Certificate(ca.pem).validTo));
       assert.ok(desc.creationDate instanceof Date);
       assert.deepEqual(d.registrationConfig, { templateName: 'fleet-template', templateBody: '{}' });
-      // Tags are stored with the CA (ListTagsForResource of cacert ARNs is not served yet).
-      const tags = await s.server.store.tags.list('caCertificate', out.certificateId!);
-      assert.deepEqual(tags, { team: 'ops' });
+      // Tags given at registration, and TagResource / ListTagsForResource on the cacert ARN.
+      const tagsOf = async () =>
+        (await s.iot.send(new ListTagsForResourceCommand({ resourceArn: out.certificateArn }))).tags;
+      assert.deepEqual(await tagsOf(), [{ Key: 'team', Value: 'ops' }]);
+      await s.iot.send(
+        new TagResourceCommand({ resourceArn: out.certificateArn, tags: [{ Key: 'site', Value: 'lab' }] }),
+      );
+      assert.deepEqual(
+        (await tagsOf())?.sort((a, b) => a.Key!.localeCompare(b.Key!)),
+        [
+          { Key: 'site', Value: 'lab' },
+          { Key: 'team', Value: 'ops' },
+        ],
+      );
+      await rejects(
+        s.iot.send(
+          new ListTagsForResourceCommand({
+            resourceArn: `arn:aws:iot:${s.region}:123456789012:cacert/${'0'.repeat(64)}`,
+          }),
+        ),
+        'ResourceNotFoundException',
+        404,
+      );
       await rejects(
         s.iot.send(
           new RegisterCACertificateCommand({

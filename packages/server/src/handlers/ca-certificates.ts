@@ -10,7 +10,6 @@ import type {
 } from '../store/ca-certificate-store.js';
 import type { CertificateMode, RegistryStore } from '../store/index.js';
 import {
-  awsError,
   certificateSummary,
   checkValidity,
   decodeMarker,
@@ -96,9 +95,8 @@ export function caCertificateHandlers(store: RegistryStore, clock: Clock): Recor
           );
         const code = await cas().registrationCode();
         if (!commonNames(verification).some((cn) => cn.toLowerCase() === code))
-          throw awsError(
+          throw new OtterError(
             'RegistrationCodeValidationException',
-            400,
             'The subject CN of the verification certificate is not the registration code (GetRegistrationCode)',
           );
       }

@@ -1,5 +1,5 @@
 import { X509Certificate as NodeX509, randomUUID } from 'node:crypto';
-import { type Clock, type ErrorType, invalidRequest, OtterError } from '@otter/core';
+import { type Clock, invalidRequest, OtterError } from '@otter/core';
 import type { AwsContext, AwsHandler } from '../aws/aws-plane.js';
 import { certificateIdOf, type DeviceCa, deviceCaFor, toPem, x509Crypto } from '../services/device-ca.js';
 import * as x509 from '../services/x509.js';
@@ -11,13 +11,6 @@ import type {
   ThingPrincipalType,
 } from '../store/index.js';
 import { decodeToken, encodeToken, pageSize, seconds } from './paging.js';
-
-/**
- * An error type the IoT model declares that @otter/core's ERROR_STATUS does not list yet
- * (RegistrationCodeValidationException, CertificateConflictException): sent with its AWS status.
- */
-export const awsError = (type: string, status: number, message: string): OtterError =>
-  new OtterError(type as ErrorType, message, {}, status);
 
 /** Subject of certificates Otter generates the key for (AWS uses "AWS IoT Certificate"). */
 const GENERATED_SUBJECT = 'CN=Otter Device Certificate';
@@ -146,9 +139,8 @@ export function certificateHandlers(store: RegistryStore, clock: Clock): Record<
         'The certificate is not signed by the Otter device CA nor by a registered CA certificate; pass caCertificatePem, register its CA (RegisterCACertificate) or use RegisterCertificateWithoutCA',
       );
     if (signers.length > 1)
-      throw awsError(
+      throw new OtterError(
         'CertificateConflictException',
-        409,
         'Several registered CA certificates with the same subject and key could have signed the certificate; pass caCertificatePem',
       );
     return signers[0]!.certificateId;

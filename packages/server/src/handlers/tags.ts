@@ -12,12 +12,13 @@ const RESOURCE_TYPES = {
   packageversion: 'packageVersion',
   job: 'job',
   jobtemplate: 'jobTemplate',
+  cacert: 'caCertificate',
 } as const;
 type ArnKind = keyof typeof RESOURCE_TYPES;
 
 export interface ResourceArn {
   kind: ArnKind;
-  /** `thing`, `thingGroup`, `thingType`, `package`, `packageVersion`, `job` or `jobTemplate`. */
+  /** `thing`, `thingGroup`, `thingType`, `package`, `packageVersion`, `job`, `jobTemplate` or `caCertificate`. */
   resourceType: (typeof RESOURCE_TYPES)[ArnKind];
   /** The resource's name; `<package>/<version>` for a package version. */
   name: string;
@@ -27,6 +28,8 @@ const ARN_PREFIX = '^arn:aws[a-z-]*:iot:[a-z0-9-]*:\\d{12}:';
 const ARN = new RegExp(`${ARN_PREFIX}(thing|thinggroup|thingtype)\\/([a-zA-Z0-9:_-]{1,128})$`);
 /** Job and job template ids: `[a-zA-Z0-9_-]{1,64}` (CreateJob, CreateJobTemplate). */
 const JOB_ARN = new RegExp(`${ARN_PREFIX}(job|jobtemplate)\\/([a-zA-Z0-9_-]{1,64})$`);
+/** CA certificate ids: 64 hex characters (RegisterCACertificate). */
+const CA_ARN = new RegExp(`${ARN_PREFIX}cacert\\/([a-f0-9]{64})$`);
 /** Package and version names follow the catalog's `[a-zA-Z0-9-_.]+` (1–128 and 1–64 characters). */
 const PACKAGE_ARN = new RegExp(
   `${ARN_PREFIX}package\\/([a-zA-Z0-9._-]{1,128})(?:\\/version\\/([a-zA-Z0-9._-]{1,64}))?$`,
@@ -34,14 +37,17 @@ const PACKAGE_ARN = new RegExp(
 
 /**
  * Parses `arn:aws:iot:REGION:ACCOUNT:(thing|thinggroup|thingtype)/NAME`, `…:package/NAME`,
- * `…:package/NAME/version/VERSION`, `…:job/ID` and `…:jobtemplate/ID`; InvalidRequestException
+ * `…:package/NAME/version/VERSION`, `…:job/ID`, `…:jobtemplate/ID` and `…:cacert/ID`; InvalidRequestException
  * otherwise.
  */
 export function parseResourceArn(arn: string, only?: ArnKind): ResourceArn {
   let parsed: ResourceArn | undefined;
   const m = ARN.exec(arn);
   const j = JOB_ARN.exec(arn);
-  if (m) {
+  const c = CA_ARN.exec(arn);
+  if (c) {
+    parsed = { kind: 'cacert', resourceType: RESOURCE_TYPES.cacert, name: c[1]! };
+  } else if (m) {
     const kind = m[1] as 'thing' | 'thinggroup' | 'thingtype';
     parsed = { kind, resourceType: RESOURCE_TYPES[kind], name: m[2]! };
   } else if (j) {
@@ -76,6 +82,8 @@ async function resourceExists(store: RegistryStore, r: ResourceArn): Promise<boo
       return (await store.jobs.getJob(r.name)) !== undefined;
     case 'jobtemplate':
       return (await store.jobs.getTemplate(r.name)) !== undefined;
+    case 'cacert':
+      return (await store.certificates.caCertificates.get(r.name)) !== undefined;
   }
 }
 
