@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { alreadyExists, invalidRequest, notFound, OtterError } from '@otter/core';
-import { type Page, parseJson, toPage } from './records.js';
+import { alreadyExists, notFound, OtterError } from '@otter/core';
+import { type Page, pageByCreation, parseJson } from './records.js';
 import { type SqlDatabase, type SqlExecutor, UniqueViolation } from './sql/sql-database.js';
 
 export type CaCertificateStatus = 'ACTIVE' | 'INACTIVE';
@@ -176,26 +176,9 @@ export class CaCertificateStore {
 
   /** Newest first unless `ascending`; ties on creation time by id. */
   async list(request: ListCaCertificatesRequest): Promise<Page<CaCertificateRecord>> {
-    const [op, dir] = request.ascending ? ['>', 'ASC'] : ['<', 'DESC'];
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    if (request.templateName !== undefined) {
-      conditions.push('template_name = ?');
-      params.push(request.templateName);
-    }
-    if (request.after !== undefined) {
-      const m = /^(\d+):([0-9a-f]{64})$/.exec(request.after);
-      if (!m) throw invalidRequest('The marker is not valid');
-      conditions.push(`(created_at ${op} ? OR (created_at = ? AND certificate_id ${op} ?))`);
-      params.push(Number(m[1]), Number(m[1]), m[2]);
-    }
-    params.push(request.limit + 1);
-    const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
-    const rows = await this.db.all<CaCertificateRow>(
-      `SELECT * FROM ca_certificates ${where} ORDER BY created_at ${dir}, certificate_id ${dir} LIMIT ?`,
-      params,
-    );
-    return toPage(rows.map(rowToCa), request.limit, (c) => `${c.createdAt}:${c.certificateId}`);
+    const where =
+      request.templateName === undefined ? undefined : (['template_name', request.templateName] as const);
+    return pageByCreation(this.db, 'ca_certificates', where, request, rowToCa);
   }
 
   /** Applies the changes that differ; customerVersion and lastModifiedDate move only then. */

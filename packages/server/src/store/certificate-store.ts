@@ -1,6 +1,6 @@
 import { alreadyExists, invalidRequest, notFound, OtterError } from '@otter/core';
 import { CaCertificateStore, lockCaCertificate } from './ca-certificate-store.js';
-import { type Page, type PageRequest, toPage } from './records.js';
+import { type Page, type PageRequest, pageByCreation, toPage } from './records.js';
 import { type SqlDatabase, type SqlExecutor, UniqueViolation } from './sql/sql-database.js';
 import { thingNotFound } from './thing-store.js';
 
@@ -200,26 +200,11 @@ export class CertificateStore {
 
   /** Newest first unless `ascending`; ties on creation time by id. */
   async list(request: ListCertificatesRequest): Promise<Page<CertificateRecord>> {
-    const [op, dir] = request.ascending ? ['>', 'ASC'] : ['<', 'DESC'];
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    if (request.caCertificateId !== undefined) {
-      conditions.push('ca_certificate_id = ?');
-      params.push(request.caCertificateId.toLowerCase());
-    }
-    if (request.after !== undefined) {
-      const m = /^(\d+):([0-9a-f]{64})$/.exec(request.after);
-      if (!m) throw invalidRequest('The marker is not valid');
-      conditions.push(`(created_at ${op} ? OR (created_at = ? AND certificate_id ${op} ?))`);
-      params.push(Number(m[1]), Number(m[1]), m[2]);
-    }
-    params.push(request.limit + 1);
-    const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
-    const rows = await this.db.all<CertificateRow>(
-      `SELECT * FROM certificates ${where} ORDER BY created_at ${dir}, certificate_id ${dir} LIMIT ?`,
-      params,
-    );
-    return toPage(rows.map(rowToCertificate), request.limit, (c) => `${c.createdAt}:${c.certificateId}`);
+    const where =
+      request.caCertificateId === undefined
+        ? undefined
+        : (['ca_certificate_id', request.caCertificateId.toLowerCase()] as const);
+    return pageByCreation(this.db, 'certificates', where, request, rowToCertificate);
   }
 
   /** AWS: REVOKED is final; PENDING_* cannot be set by clients. */

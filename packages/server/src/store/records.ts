@@ -1,5 +1,5 @@
-import { alreadyExists } from '@otter/core';
-import { UniqueViolation } from './sql/sql-database.js';
+import { alreadyExists, invalidRequest } from '@otter/core';
+import { type SqlExecutor, UniqueViolation } from './sql/sql-database.js';
 
 /** Timestamps are epoch milliseconds throughout the store. */
 export interface ThingRecord {
@@ -62,6 +62,40 @@ export function toPage<T>(rows: T[], limit: number, key: (item: T) => string): P
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return last === undefined ? { items } : { items, nextToken: key(last) };
+}
+
+/**
+ * One page of a certificate table (`certificates`, `ca_certificates`) ordered by creation time, ties
+ * by id: newest first unless `ascending`; `where` is an optional `[column, value]` equality filter.
+ * The marker (`nextToken`) is `<createdAt>:<certificateId>` of the page's last row.
+ */
+export async function pageByCreation<Row, T extends { createdAt: number; certificateId: string }>(
+  db: SqlExecutor,
+  table: 'certificates' | 'ca_certificates',
+  where: readonly [column: string, value: unknown] | undefined,
+  request: { ascending?: boolean | undefined; after?: string | undefined; limit: number },
+  toRecord: (row: Row) => T,
+): Promise<Page<T>> {
+  const [op, dir] = request.ascending ? ['>', 'ASC'] : ['<', 'DESC'];
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  if (where !== undefined) {
+    conditions.push(`${where[0]} = ?`);
+    params.push(where[1]);
+  }
+  if (request.after !== undefined) {
+    const m = /^(\d+):([0-9a-f]{64})$/.exec(request.after);
+    if (!m) throw invalidRequest('The marker is not valid');
+    conditions.push(`(created_at ${op} ? OR (created_at = ? AND certificate_id ${op} ?))`);
+    params.push(Number(m[1]), Number(m[1]), m[2]);
+  }
+  params.push(request.limit + 1);
+  const clause = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
+  const rows = await db.all<Row>(
+    `SELECT * FROM ${table} ${clause} ORDER BY created_at ${dir}, certificate_id ${dir} LIMIT ?`,
+    params,
+  );
+  return toPage(rows.map(toRecord), request.limit, (c) => `${c.createdAt}:${c.certificateId}`);
 }
 
 /** Runs `fn`, turning a unique-constraint violation into ResourceAlreadyExistsException. */
