@@ -15,6 +15,7 @@ import {
   decodeMarker,
   encodeMarker,
   normalizedPem,
+  parseCaCertificate,
   parseCertificate,
 } from './certificates.js';
 import { seconds } from './paging.js';
@@ -70,13 +71,7 @@ export function caCertificateHandlers(store: RegistryStore, clock: Clock): Recor
     ) => {
       const mode = input.certificateMode ?? 'DEFAULT';
       const now = clock.now();
-      const caCert = parseCertificate(input.caCertificate, 'CA certificate');
-      checkValidity(caCert, now, 'CA certificate');
-      if (!caCert.ca)
-        throw new OtterError(
-          'CertificateValidationException',
-          'The CA certificate is not a CA (basicConstraints)',
-        );
+      const caCert = parseCaCertificate(input.caCertificate, now);
       if (mode === 'SNI_ONLY' && input.verificationCertificate !== undefined)
         throw invalidRequest(
           'A CA certificate in SNI_ONLY mode is registered without a verification certificate',

@@ -51,6 +51,18 @@ export function checkValidity(cert: NodeX509, now: number, what = 'certificate')
     throw new OtterError('CertificateValidationException', `The ${what} is not yet valid`);
 }
 
+/** A CA certificate given in a request: parsed, within its validity, and a CA (basicConstraints). */
+export function parseCaCertificate(pem: string, now: number): NodeX509 {
+  const caCert = parseCertificate(pem, 'CA certificate');
+  checkValidity(caCert, now, 'CA certificate');
+  if (!caCert.ca)
+    throw new OtterError(
+      'CertificateValidationException',
+      'The CA certificate is not a CA (basicConstraints)',
+    );
+  return caCert;
+}
+
 function registrationStatus(setAsActive: boolean | undefined, status: CertificateStatus | undefined) {
   if (status !== undefined && !['ACTIVE', 'INACTIVE', 'REVOKED'].includes(status))
     throw invalidRequest(`A certificate cannot be registered with status ${status}`);
@@ -202,13 +214,7 @@ export function certificateHandlers(store: RegistryStore, clock: Clock): Record<
       const otterCaId = (await ca().load()).certificateId;
       let caId: string;
       if (input.caCertificatePem !== undefined) {
-        const caCert = parseCertificate(input.caCertificatePem, 'CA certificate');
-        checkValidity(caCert, now, 'CA certificate');
-        if (!caCert.ca)
-          throw new OtterError(
-            'CertificateValidationException',
-            'The CA certificate is not a CA (basicConstraints)',
-          );
+        const caCert = parseCaCertificate(input.caCertificatePem, now);
         if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey))
           throw new OtterError(
             'CertificateValidationException',
