@@ -494,14 +494,17 @@ export class JobEngine {
     thingName: string,
     req: { statusDetails?: unknown; stepTimeoutInMinutes?: unknown },
   ): Promise<{ execution: Execution; job: JobRecord } | undefined> {
+    authorize(caller, thingName);
     for (let attempt = 1; ; attempt++) {
-      const exec = await this.next(caller, thingName);
-      if (!exec) return undefined;
-      const job = await this.#store.jobs.describeJob(exec.jobId);
+      // One statement: the execution `$next` names and its job (timeouts, document).
+      const found = await this.#store.jobs.nextPendingWithJob(thingName);
+      if (found === undefined) throw thingNotFound(thingName);
+      const { execution: exec, job } = found;
+      if (!exec || !job) return undefined;
       const now = this.#clock.now();
       const next = startNext(exec, req, timeoutOf(job), now);
       if (next === exec) return { execution: exec, job };
-      if (await this.#store.jobs.saveExecution(next, exec.versionNumber)) {
+      if (await this.#store.jobs.saveExecution(next, exec)) {
         await this.#notifier?.executionsChanged([thingName]);
         return { execution: next, job };
       }
@@ -527,12 +530,21 @@ export class JobEngine {
       executionNumber?: number;
     },
   ): Promise<{ execution: Execution; job: JobRecord }> {
-    const job = await this.#store.jobs.describeJob(jobId);
+    // One statement reads the job (timeouts, document) and the execution; retries re-read the latter.
+    const read = await this.#store.jobs.jobWithExecution(jobId, thingName, req.executionNumber);
+    const { job } = read;
     let before: Execution | undefined;
-    const execution = await this.#change(caller, thingName, jobId, req.executionNumber, (e, now) => {
-      before = e;
-      return deviceUpdate(e, req, timeoutOf(job), now);
-    });
+    const execution = await this.#change(
+      caller,
+      thingName,
+      jobId,
+      req.executionNumber,
+      (e, now) => {
+        before = e;
+        return deviceUpdate(e, req, timeoutOf(job), now);
+      },
+      read,
+    );
     // Progress reports (IN_PROGRESS → IN_PROGRESS with new statusDetails) change neither the pending
     // list nor which execution is next, so they push nothing (AWS: notify-next is not sent "when the
     // next job's execution details change").
@@ -607,13 +619,18 @@ export class JobEngine {
     jobId: string,
     executionNumber: number | undefined,
     change: (e: Execution, now: number) => Execution,
+    /** The execution as just read along with its job (undefined: none): the first attempt starts from it. */
+    read?: { execution: Execution | undefined },
   ): Promise<Execution> {
     authorize(caller, thingName);
     for (let attempt = 1; ; attempt++) {
-      const exec = await this.#store.jobs.getExecution(jobId, thingName, executionNumber);
+      const exec =
+        attempt === 1 && read
+          ? read.execution
+          : await this.#store.jobs.getExecution(jobId, thingName, executionNumber);
       if (!exec) throw executionNotFound(jobId, thingName);
       const next = change(exec, this.#clock.now());
-      if (await this.#store.jobs.saveExecution(next, exec.versionNumber)) return next;
+      if (await this.#store.jobs.saveExecution(next, exec)) return next;
       if (attempt >= MAX_ATTEMPTS)
         throw new OtterError('ThrottlingException', 'Too many concurrent updates; retry');
     }

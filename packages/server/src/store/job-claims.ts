@@ -266,9 +266,9 @@ export class ClaimedJob {
     return rows.map(rowToExecution);
   }
 
-  /** Writes a changed execution if still at `previousVersion`. */
-  async save(next: Execution, previousVersion: number): Promise<boolean> {
-    return this.jobs.saveExecution(next, previousVersion, this.tx);
+  /** Writes a changed execution if still at `previous` (the execution read, or its version number). */
+  async save(next: Execution, previous: Execution | number): Promise<boolean> {
+    return this.jobs.saveExecution(next, previous, this.tx);
   }
 }
 
@@ -345,7 +345,7 @@ export class JobClaims {
           );
           continue;
         }
-        if (await this.#jobs.saveExecution(next, exec.versionNumber, tx)) changed.push(next);
+        if (await this.#jobs.saveExecution(next, exec, tx)) changed.push(next);
       }
       return changed;
     });

@@ -145,6 +145,46 @@ interface TemplateRow {
   created_at: number;
 }
 
+const EXECUTION_COLUMNS = [
+  'job_id',
+  'thing_name',
+  'execution_number',
+  'status',
+  'status_details',
+  'version_number',
+  'queued_at',
+  'started_at',
+  'last_updated_at',
+  'step_timeout_at',
+  'in_progress_timeout_at',
+  'retry_attempt',
+  'force_canceled',
+] as const satisfies readonly (keyof ExecutionRow)[];
+
+/** An execution's columns as `e_<column>`, beside a job's own columns in one row (`e` joined to `j`). */
+type PrefixedExecutionRow = { [K in keyof ExecutionRow as `e_${K}`]: ExecutionRow[K] | null };
+const PREFIXED_EXECUTION_COLUMNS = EXECUTION_COLUMNS.map((c) => `e.${c} AS e_${c}`).join(', ');
+
+/** The execution of a joined row; undefined when the LEFT JOIN found none. */
+function prefixedExecution(r: PrefixedExecutionRow): Execution | undefined {
+  if (r.e_job_id === null) return undefined;
+  return rowToExecution({
+    job_id: r.e_job_id,
+    thing_name: r.e_thing_name!,
+    execution_number: r.e_execution_number!,
+    status: r.e_status!,
+    status_details: r.e_status_details!,
+    version_number: r.e_version_number!,
+    queued_at: r.e_queued_at!,
+    started_at: r.e_started_at,
+    last_updated_at: r.e_last_updated_at!,
+    step_timeout_at: r.e_step_timeout_at,
+    in_progress_timeout_at: r.e_in_progress_timeout_at,
+    retry_attempt: r.e_retry_attempt!,
+    force_canceled: r.e_force_canceled!,
+  });
+}
+
 const opt = <K extends string, V>(key: K, v: V | null): { [P in K]?: V } =>
   (v === null ? {} : { [key]: v }) as { [P in K]?: V };
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
@@ -261,6 +301,28 @@ const NEW_EXECUTION_COLUMNS =
 const newExecutionValues = (thing: string) => `?, ${thing}, 1, 'QUEUED', '{}', 1, ?, ?, 0, 0, 1`;
 
 export const PENDING = "('QUEUED', 'IN_PROGRESS')";
+
+// Hot statements as constants: the adapters look statements up by their text, which a template
+// literal would rebuild (and hash again) on every call.
+const JOB_WITH_LATEST_EXECUTION = `SELECT j.*, ${PREFIXED_EXECUTION_COLUMNS} FROM jobs j
+  LEFT JOIN job_executions e ON e.job_id = j.job_id AND e.thing_name = ?
+  WHERE j.job_id = ? ORDER BY e.execution_number DESC LIMIT 1`;
+const JOB_WITH_EXECUTION = `SELECT j.*, ${PREFIXED_EXECUTION_COLUMNS} FROM jobs j
+  LEFT JOIN job_executions e ON e.job_id = j.job_id AND e.thing_name = ? AND e.execution_number = ?
+  WHERE j.job_id = ?`;
+const NEXT_PENDING_WITH_JOB = `SELECT t.thing_name AS owner, j.*, ${PREFIXED_EXECUTION_COLUMNS} FROM things t
+  LEFT JOIN job_executions e ON e.thing_name = t.thing_name AND e.status IN ${PENDING}
+  LEFT JOIN jobs j ON j.job_id = e.job_id
+  WHERE t.thing_name = ?
+  ORDER BY CASE WHEN e.status = 'IN_PROGRESS' THEN 0 ELSE 1 END, e.queued_at, e.job_id LIMIT 1`;
+/** saveExecution's statement, by [writeStatus][writeDue]. */
+const SAVE_EXECUTION = [false, true].map((status) =>
+  [false, true].map(
+    (due) => `UPDATE job_executions SET ${status ? 'status = ?, ' : ''}status_details = ?, version_number = ?,
+  started_at = ?, last_updated_at = ?, step_timeout_at = ?, in_progress_timeout_at = ?, ${due ? 'due_at = ?, ' : ''}force_canceled = ?
+  WHERE job_id = ? AND thing_name = ? AND execution_number = ? AND version_number = ?`,
+  ),
+);
 
 /** The SET list (and its parameters) of a job patch; `updated_at` always. */
 function patchColumns(patch: JobPatch, now: number): { sets: string[]; params: unknown[] } {
@@ -551,6 +613,48 @@ export class JobStore {
   }
 
   /**
+   * A job and one execution of it on `thingName` (the given number, else the latest attempt) in one
+   * statement, for the device paths that need both (UpdateJobExecution): one index probe of `jobs`
+   * and one of `job_executions` instead of two statements. Throws ResourceNotFound when the job does
+   * not exist; `execution` is undefined when the thing has no such execution.
+   */
+  async jobWithExecution(
+    jobId: string,
+    thingName: string,
+    executionNumber?: number,
+  ): Promise<{ job: JobRecord; execution: Execution | undefined }> {
+    const row =
+      executionNumber === undefined
+        ? await this.db.get<JobRow & PrefixedExecutionRow>(JOB_WITH_LATEST_EXECUTION, [thingName, jobId])
+        : await this.db.get<JobRow & PrefixedExecutionRow>(JOB_WITH_EXECUTION, [
+            thingName,
+            executionNumber,
+            jobId,
+          ]);
+    if (!row) throw jobNotFound(jobId);
+    return { job: rowToJob(row), execution: prefixedExecution(row) };
+  }
+
+  /**
+   * StartNextPendingJobExecution's read in one statement: the execution `$next` names (the oldest
+   * IN_PROGRESS, else the oldest QUEUED, in pendingExecutions' order) with its job. Undefined when
+   * there is no such thing; `{}` when the thing has nothing pending.
+   */
+  async nextPendingWithJob(
+    thingName: string,
+  ): Promise<{ execution?: Execution; job?: JobRecord } | undefined> {
+    const row = await this.db.get<JobRow & PrefixedExecutionRow & { owner: string }>(NEXT_PENDING_WITH_JOB, [
+      thingName,
+    ]);
+    if (!row) return undefined;
+    const execution = prefixedExecution(row);
+    if (!execution) return {};
+    // The job row goes with its executions (DeleteJob removes both in one transaction).
+    if (row.job_id === null) throw jobNotFound(execution.jobId);
+    return { execution, job: rowToJob(row) };
+  }
+
+  /**
    * The thing's QUEUED and IN_PROGRESS executions, oldest queued first (the device check-in path;
    * served by the partial index job_executions_pending_order).
    */
@@ -657,30 +761,43 @@ export class JobStore {
   }
 
   /**
-   * Writes `next` if the stored execution is still at `previousVersion` (optimistic: safe across
-   * processes). Returns false when another writer got there first.
+   * Writes `next` if the stored execution is still at `previous` (its version number; optimistic:
+   * safe across processes). Returns false when another writer got there first.
+   *
+   * Given the execution `next` was computed from, the indexed columns that did not change are left
+   * out of the SET list: a progress report (IN_PROGRESS → IN_PROGRESS, no timer) then touches no
+   * index at all (SQLite rewrites the entries of every index on a column named in SET, even to the
+   * same value: ~100 → ~45 µs on the bench database; PostgreSQL compares the values anyway). Every
+   * writer of `status` bumps the version, so at that version the stored status is `previous.status`;
+   * `due_at` is skipped only when both timers are absent (a stale timer is cleared without a bump).
    */
-  async saveExecution(next: Execution, previousVersion: number, db: SqlExecutor = this.db): Promise<boolean> {
-    const { changes } = await db.run(
-      `UPDATE job_executions SET status = ?, status_details = ?, version_number = ?, started_at = ?,
-         last_updated_at = ?, step_timeout_at = ?, in_progress_timeout_at = ?, due_at = ?, force_canceled = ?
-       WHERE job_id = ? AND thing_name = ? AND execution_number = ? AND version_number = ?`,
-      [
-        next.status,
-        JSON.stringify(next.statusDetails),
-        next.versionNumber,
-        next.startedAt ?? null,
-        next.lastUpdatedAt,
-        next.stepTimeoutAt ?? null,
-        next.inProgressTimeoutAt ?? null,
-        timerDueAt(next) ?? null,
-        next.forceCanceled ? 1 : 0,
-        next.jobId,
-        next.thingName,
-        next.executionNumber,
-        previousVersion,
-      ],
+  async saveExecution(
+    next: Execution,
+    previous: Execution | number,
+    db: SqlExecutor = this.db,
+  ): Promise<boolean> {
+    const before = typeof previous === 'number' ? undefined : previous;
+    const due = timerDueAt(next) ?? null;
+    const writeStatus = before === undefined || before.status !== next.status;
+    const writeDue = before === undefined || due !== null || timerDueAt(before) !== undefined;
+    const params: unknown[] = writeStatus ? [next.status] : [];
+    params.push(
+      JSON.stringify(next.statusDetails),
+      next.versionNumber,
+      next.startedAt ?? null,
+      next.lastUpdatedAt,
+      next.stepTimeoutAt ?? null,
+      next.inProgressTimeoutAt ?? null,
     );
+    if (writeDue) params.push(due);
+    params.push(
+      next.forceCanceled ? 1 : 0,
+      next.jobId,
+      next.thingName,
+      next.executionNumber,
+      before === undefined ? (previous as number) : before.versionNumber,
+    );
+    const { changes } = await db.run(SAVE_EXECUTION[Number(writeStatus)]![Number(writeDue)]!, params);
     return changes === 1;
   }
 
