@@ -231,7 +231,7 @@ export class JobScheduler {
         report.joined += await c.addJoiners(targets, now);
       for (const exec of await c.leavers(targets.things, this.#batch)) {
         const next = remove(exec, now);
-        if (next !== exec && (await c.save(next, exec.versionNumber))) {
+        if (next !== exec && (await c.save(next, exec))) {
           report.removed++;
           things.add(exec.thingName);
         }
