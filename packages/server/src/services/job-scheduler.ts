@@ -217,7 +217,7 @@ export class JobScheduler {
       const config = job.configs.jobExecutionsRetryConfig as RetryConfig | undefined;
       for (const failed of await c.retryCandidates(this.#batch)) {
         const next = retry(failed, config, failed.executionNumber + 1, now);
-        if (next && (await c.insertRetry(next))) {
+        if (next && (await c.insertAttempt(next))) {
           report.retried++;
           things.add(next.thingName);
         }

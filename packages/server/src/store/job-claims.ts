@@ -7,6 +7,7 @@ import {
   JobStore,
   type JobTargetNames,
   marks,
+  NEW_EXECUTION_COLUMNS,
   PENDING,
   releasePendingIn,
   retryOwed,
@@ -99,20 +100,18 @@ export class ClaimedJob {
     );
     let rejoined = 0;
     for (const r of rows) {
-      const executionNumber = Number(r.execution_number);
-      const { changes } = await this.tx.run(
-        `INSERT INTO job_executions (job_id, thing_name, execution_number, status, status_details, version_number,
-           queued_at, last_updated_at, retry_attempt, force_canceled, latest)
-         VALUES (?, ?, ?, 'QUEUED', '{}', 1, ?, ?, ?, 0, 1) ON CONFLICT DO NOTHING`,
-        [id, r.thing_name, executionNumber + 1, now, now, Number(r.retry_attempt)],
-      );
-      if (changes === 1) {
-        await this.tx.run(
-          'UPDATE job_executions SET latest = 0 WHERE job_id = ? AND thing_name = ? AND execution_number <= ?',
-          [id, r.thing_name, executionNumber],
-        );
-        rejoined++;
-      }
+      const inserted = await this.insertAttempt({
+        jobId: id,
+        thingName: r.thing_name,
+        executionNumber: Number(r.execution_number) + 1,
+        status: 'QUEUED',
+        statusDetails: {},
+        versionNumber: 1,
+        queuedAt: now,
+        lastUpdatedAt: now,
+        retryAttempt: Number(r.retry_attempt),
+      });
+      if (inserted) rejoined++;
       await this.tx.run('DELETE FROM job_pending_targets WHERE job_id = ? AND thing_name = ?', [
         id,
         r.thing_name,
@@ -181,13 +180,13 @@ export class ClaimedJob {
   }
 
   /**
-   * Inserts a retry attempt and makes it the thing's latest. The primary key (job, thing, execution
-   * number) refuses a second insert of the same attempt; returns whether this one was new.
+   * Inserts a new attempt (a retry, or a rejoining thing's) and makes it the thing's latest. The
+   * primary key (job, thing, execution number) refuses a second insert of the same attempt; returns
+   * whether this one was new.
    */
-  async insertRetry(exec: Execution): Promise<boolean> {
+  async insertAttempt(exec: Execution): Promise<boolean> {
     const { changes } = await this.tx.run(
-      `INSERT INTO job_executions (job_id, thing_name, execution_number, status, status_details, version_number,
-         queued_at, last_updated_at, retry_attempt, force_canceled, latest)
+      `INSERT INTO job_executions (${NEW_EXECUTION_COLUMNS})
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1) ON CONFLICT DO NOTHING`,
       [
         exec.jobId,

@@ -296,7 +296,7 @@ const subtree = (n: number) => `WITH RECURSIVE sub(name) AS (
   UNION SELECT g.name FROM thing_groups g JOIN sub ON g.parent_name = sub.name)`;
 
 /** Columns and values of a new QUEUED first-attempt execution selected from a `thing_name` source. */
-const NEW_EXECUTION_COLUMNS =
+export const NEW_EXECUTION_COLUMNS =
   'job_id, thing_name, execution_number, status, status_details, version_number, queued_at, last_updated_at, retry_attempt, force_canceled, latest';
 const newExecutionValues = (thing: string) => `?, ${thing}, 1, 'QUEUED', '{}', 1, ?, ?, 0, 0, 1`;
 
