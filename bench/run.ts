@@ -19,6 +19,9 @@ import { type LoadPair, runJobsSqlite } from './jobs.js';
 import { runJobsPostgres } from './jobs-postgres.js';
 import { runNotifyFanout } from './notify-fanout.js';
 
+// The AWS SDK's notice about Node.js 20 (read when a client is made) would interleave with the report.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 interface Row {
   metric: string;
   otter: string;
