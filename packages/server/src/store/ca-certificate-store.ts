@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { alreadyExists, notFound, OtterError } from '@otter/core';
-import { type Page, pageByCreation, parseJson } from './records.js';
+import { lockCertificateRow, type Page, pageByCreation, parseJson } from './records.js';
 import { type SqlDatabase, type SqlExecutor, UniqueViolation } from './sql/sql-database.js';
 
 export type CaCertificateStatus = 'ACTIVE' | 'INACTIVE';
@@ -246,15 +246,7 @@ export async function lockCaCertificate(
   tx: SqlExecutor,
   certificateId: string,
 ): Promise<CaCertificateRecord> {
-  const id = certificateId.toLowerCase();
-  const { changes } = await tx.run(
-    'UPDATE ca_certificates SET certificate_id = certificate_id WHERE certificate_id = ?',
-    [id],
-  );
-  const row =
-    changes === 0
-      ? undefined
-      : await tx.get<CaCertificateRow>('SELECT * FROM ca_certificates WHERE certificate_id = ?', [id]);
+  const row = await lockCertificateRow<CaCertificateRow>(tx, 'ca_certificates', certificateId);
   if (!row) throw caCertificateNotFound(certificateId);
   return rowToCa(row);
 }

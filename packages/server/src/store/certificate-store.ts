@@ -1,6 +1,6 @@
 import { alreadyExists, invalidRequest, notFound, OtterError } from '@otter/core';
 import { CaCertificateStore, lockCaCertificate } from './ca-certificate-store.js';
-import { type Page, type PageRequest, pageByCreation, toPage } from './records.js';
+import { lockCertificateRow, type Page, type PageRequest, pageByCreation, toPage } from './records.js';
 import { type SqlDatabase, type SqlExecutor, UniqueViolation } from './sql/sql-database.js';
 import { thingNotFound } from './thing-store.js';
 
@@ -331,15 +331,7 @@ export class CertificateStore {
 
 /** Reads a certificate and takes its row lock for the rest of the transaction. */
 async function lockCertificate(tx: SqlExecutor, certificateId: string): Promise<CertificateRecord> {
-  const id = certificateId.toLowerCase();
-  const { changes } = await tx.run(
-    'UPDATE certificates SET certificate_id = certificate_id WHERE certificate_id = ?',
-    [id],
-  );
-  const row =
-    changes === 0
-      ? undefined
-      : await tx.get<CertificateRow>('SELECT * FROM certificates WHERE certificate_id = ?', [id]);
+  const row = await lockCertificateRow<CertificateRow>(tx, 'certificates', certificateId);
   if (!row) throw certificateNotFound(certificateId);
   return rowToCertificate(row);
 }

@@ -98,6 +98,23 @@ export async function pageByCreation<Row, T extends { createdAt: number; certifi
   return toPage(rows.map(toRecord), request.limit, (c) => `${c.createdAt}:${c.certificateId}`);
 }
 
+/**
+ * Reads a certificate row (`certificates`, `ca_certificates`) and takes its row lock for the rest of
+ * the transaction: a no-op UPDATE locks on both databases (SQLite's writer lock, PostgreSQL's row lock).
+ */
+export async function lockCertificateRow<Row>(
+  tx: SqlExecutor,
+  table: 'certificates' | 'ca_certificates',
+  certificateId: string,
+): Promise<Row | undefined> {
+  const id = certificateId.toLowerCase();
+  const { changes } = await tx.run(
+    `UPDATE ${table} SET certificate_id = certificate_id WHERE certificate_id = ?`,
+    [id],
+  );
+  return changes === 0 ? undefined : tx.get<Row>(`SELECT * FROM ${table} WHERE certificate_id = ?`, [id]);
+}
+
 /** Runs `fn`, turning a unique-constraint violation into ResourceAlreadyExistsException. */
 export async function uniqueAsAlreadyExists<T>(message: string, fn: () => Promise<T>): Promise<T> {
   try {
