@@ -299,6 +299,22 @@ export function runRegistryStoreContract(
       await rejected;
     });
 
+    test('reads see every write that finished before them, also within one event-loop turn', async () => {
+      // SQLite shares one read transaction among the reads of a turn: a write outside a transaction
+      // and a transaction must end it, or the reads after them would see the old rows.
+      const value = async (key: string) =>
+        (await db.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', [key]))?.value;
+      assert.equal(await value('turn'), undefined);
+      await db.run('INSERT INTO settings (key, value) VALUES (?, ?)', ['turn', '1']);
+      assert.equal(await value('turn'), '1');
+      await db.transaction((tx) => tx.run('UPDATE settings SET value = ? WHERE key = ?', ['2', 'turn']));
+      assert.equal(await value('turn'), '2');
+      await assert.rejects(db.run('INSERT INTO settings (key, value) VALUES (?, ?)', ['turn', '3']));
+      assert.equal(await value('turn'), '2');
+      await db.run('DELETE FROM settings WHERE key = ?', ['turn']);
+      assert.equal(await value('turn'), undefined);
+    });
+
     test('migrations are idempotent, also when run concurrently', async () => {
       assert.deepEqual(await Promise.all([migrate(db), migrate(db)]), [[], []]);
     });
