@@ -35,7 +35,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { GetThingShadowCommand, IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { generateSigningKey, signDigest } from '@otter/core';
-import { type RunningServer, startServer } from '@otter/server';
+import type { RunningServer } from '@otter/server';
 import { parseBrokerUrl } from '../../../server/src/mqtt/external-transport.js';
 import { TEST_MQTT_URL } from '../../../server/src/mqtt/testing.js';
 import { nativeRequest } from '../../../server/src/testing/test-server.js';
@@ -45,6 +45,7 @@ import {
   finalExecution as finalExecutionOf,
   provisionDevice,
   sha256,
+  startAgentTestServer,
 } from '../testing/device.js';
 import { AGENT_RESTART_EXIT_CODE } from './agent.js';
 
@@ -223,22 +224,10 @@ for (const variant of VARIANTS) {
       });
 
     before(async () => {
-      dataDir = mkdtempSync(join(tmpdir(), 'otter-self-update-srv-'));
-      server = await startServer({
-        env: {},
-        logger: false,
-        overrides: {
-          port: 0,
-          mqttPort: 0,
-          mqttWsPort: 0,
-          mqttTlsPort: 0,
-          deviceTlsPort: 0,
-          dataDir,
-          accessKeyId: 'AKIAOTTERTEST0000001',
-          secretAccessKey: 'otter-test-secret-key',
-          ...(variant.external ? { mqttUrl: TEST_MQTT_URL } : {}),
-        },
-      });
+      ({ server, dataDir } = await startAgentTestServer(
+        'otter-self-update-srv-',
+        variant.external ? TEST_MQTT_URL : undefined,
+      ));
       const cfg = {
         endpoint: server.url,
         region: REGION,

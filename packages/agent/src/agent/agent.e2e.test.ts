@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { GetThingShadowCommand, IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { generateSigningKey, signDigest } from '@otter/core';
-import { type RunningServer, startServer } from '@otter/server';
+import type { RunningServer } from '@otter/server';
 import { parseBrokerUrl } from '../../../server/src/mqtt/external-transport.js';
 import { TEST_MQTT_URL } from '../../../server/src/mqtt/testing.js';
 import { nativeRequest } from '../../../server/src/testing/test-server.js';
@@ -30,6 +30,7 @@ import {
   finalExecution as finalExecutionOf,
   provisionDevice,
   sha256,
+  startAgentTestServer,
 } from '../testing/device.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -46,22 +47,7 @@ interface Setup {
 }
 
 async function startOtter(mqttUrl?: string): Promise<Setup> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'otter-agent-e2e-srv-'));
-  const server = await startServer({
-    env: {},
-    logger: false,
-    overrides: {
-      port: 0,
-      mqttPort: 0,
-      mqttWsPort: 0,
-      mqttTlsPort: 0,
-      deviceTlsPort: 0,
-      dataDir,
-      accessKeyId: 'AKIAOTTERTEST0000001',
-      secretAccessKey: 'otter-test-secret-key',
-      ...(mqttUrl ? { mqttUrl } : {}),
-    },
-  });
+  const { server, dataDir } = await startAgentTestServer('otter-agent-e2e-srv-', mqttUrl);
   const cfg = {
     endpoint: server.url,
     region: REGION,

@@ -3,7 +3,8 @@
  * a device identity on a running server, polling, and waiting for an execution to end.
  */
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AttachThingPrincipalCommand,
@@ -13,8 +14,33 @@ import {
   type IoTClient,
   type JobExecution,
 } from '@aws-sdk/client-iot';
-import type { RunningServer } from '../../../server/src/main.js';
+import { FREE_PORTS, type RunningServer, startServer } from '../../../server/src/main.js';
 import { getCaCertificatePem } from '../../../server/src/services/device-ca.js';
+
+/**
+ * A real server for agent end-to-end suites in a fresh data folder under the system temp folder:
+ * every listener on a free port (device TLS and MQTT over TLS included), the embedded broker or the
+ * external one at `mqttUrl`. The caller closes it and removes `dataDir`.
+ */
+export async function startAgentTestServer(
+  prefix: string,
+  mqttUrl?: string,
+): Promise<{ server: RunningServer; dataDir: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
+  const server = await startServer({
+    env: {},
+    logger: false,
+    overrides: {
+      ...FREE_PORTS,
+      mqttTlsPort: 0,
+      dataDir,
+      accessKeyId: 'AKIAOTTERTEST0000001',
+      secretAccessKey: 'otter-test-secret-key',
+      ...(mqttUrl ? { mqttUrl } : {}),
+    },
+  });
+  return { server, dataDir };
+}
 
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
